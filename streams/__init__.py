@@ -1,0 +1,1 @@
+"""rankstream: real-time windowed leaderboards as a stream job."""

@@ -1,0 +1,55 @@
+"""Byte layouts of the engine's keys and values.
+
+Index keys sort bytewise in rank order - score (flipped for ``desc``), then the time the
+score was reached, then the user's UTF-8 bytes (UTF-8 preserves code-point order) - so a
+RocksDB iterator walks a window from rank 1 down and the top-K is a prefix scan.
+"""
+
+from __future__ import annotations
+
+from .aggregates import Standing
+
+_SCORE_BIAS = 1 << 127  # sums of 2^53-bounded scores stay far inside 128 bits
+_TS_BIAS = 1 << 63
+_SCORE_BYTES = 16
+_HEAD = _SCORE_BYTES + 8
+SEP = b"\x00"
+
+
+def index_key(standing: Standing, user: bytes, descending: bool) -> bytes:
+    score = _SCORE_BIAS - standing.score if descending else _SCORE_BIAS + standing.score
+    return (
+        score.to_bytes(_SCORE_BYTES, "big")
+        + (standing.reached + _TS_BIAS).to_bytes(8, "big")
+        + user
+    )
+
+
+def index_user(key: bytes) -> str:
+    return key[_HEAD:].decode()
+
+
+def index_score(key: bytes, descending: bool) -> int:
+    biased = int.from_bytes(key[:_SCORE_BYTES], "big")
+    return _SCORE_BIAS - biased if descending else biased - _SCORE_BIAS
+
+
+def encode_standing(standing: Standing) -> bytes:
+    if standing.last_event_id:
+        return f"{standing.score} {standing.reached} {standing.last_event_id}".encode()
+    return f"{standing.score} {standing.reached}".encode()
+
+
+def decode_standing(raw: bytes) -> Standing:
+    parts = raw.decode().split(" ", 2)
+    return Standing(int(parts[0]), int(parts[1]), parts[2] if len(parts) == 3 else "")
+
+
+def window_space(tag: bytes, board: str, kind: str, period: str | None) -> bytes:
+    """Space name of one window's user states (tag b"U") or rank index (tag b"I")."""
+    return SEP.join((tag, board.encode(), kind.encode(), (period or "").encode()))
+
+
+def board_space(tag: bytes, board: str) -> bytes:
+    """Space name of a board's dedup set (b"D") or metadata (b"M")."""
+    return tag + SEP + board.encode()

@@ -1,0 +1,205 @@
+"""The ranking engine: one validated event in, the push-topic records it causes out.
+
+Every decision of contract sections 1-3 that needs state is made here, against a
+:class:`~streams.engine.storage.Store`, with the wall clock injected so that replay, tests
+and the stream job agree. Per-board metadata and each window's top-K are cached in RAM;
+both are bounded by boards and K (never by users) and are rebuilt from the store on a miss,
+so :meth:`Engine.drop_caches` makes the engine safe to use after the store changed under it
+(a Faust rebalance).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .aggregates import fold
+from .codec import (
+    board_space,
+    decode_standing,
+    encode_standing,
+    index_key,
+    window_space,
+)
+from .config import BoardConfig, BoardsConfig
+from .events import RankChange, Record, ScoreEvent, Standing, WindowClosed, WindowRef
+from .storage import Store
+from .topk import TopK
+from .windows import ALL, KINDS, Calendar
+
+_WATERMARK = b"watermark"
+_WINDOWS = b"windows"
+
+
+class Outcome(Enum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    FUTURE = "future"
+
+
+@dataclass(slots=True)
+class Result:
+    outcome: Outcome
+    records: list[Record] = field(default_factory=list)
+    late: list[str] = field(default_factory=list)  # window kinds the event was late for
+
+
+@dataclass(slots=True)
+class _Board:
+    """What the engine remembers of one board between events (small, persisted in M)."""
+
+    name: str
+    config: BoardConfig
+    calendar: Calendar
+    grace_ms: int
+    watermark: int | None
+    open: list[WindowRef]  # windows with an applied event that have not closed yet
+    closed: dict[str, list[WindowRef]]  # retained closed windows per kind, oldest first
+
+
+class Engine:
+    def __init__(self, config: BoardsConfig, store: Store, clock: Callable[[], int]) -> None:
+        """``clock`` returns the wall clock in epoch milliseconds (for the future rule)."""
+        self._config = config
+        self._store = store
+        self._clock = clock
+        self._max_future_ms = config.max_future_seconds * 1000
+        self._boards: dict[str, _Board] = {}
+        self._tops: dict[bytes, TopK] = {}
+
+    def drop_caches(self) -> None:
+        self._boards.clear()
+        self._tops.clear()
+
+    def apply(self, event: ScoreEvent) -> Result:
+        if event.ts > self._clock() + self._max_future_ms:
+            return Result(Outcome.FUTURE)
+        store = self._store
+        dedup = board_space(b"D", event.board)
+        if store.get(dedup, event.event_id.encode()) is not None:
+            return Result(Outcome.DUPLICATE)
+        store.put(dedup, event.event_id.encode(), b"")
+        board = self._board(event.board)
+        result = Result(Outcome.APPLIED)
+        watermark = board.watermark
+        for kind in board.config.windows:
+            window = board.calendar.window(kind, event.ts)
+            if (
+                window.end is not None
+                and watermark is not None
+                and watermark >= window.end + board.grace_ms
+            ):
+                result.late.append(kind)
+                continue
+            self._apply_to_window(board, window, event, result.records)
+        if watermark is None or event.ts > watermark:
+            board.watermark = event.ts
+            store.put(board_space(b"M", board.name), _WATERMARK, str(event.ts).encode())
+            self._close_due(board, result.records)
+        return result
+
+    def top(self, board: str, window: WindowRef) -> list[tuple[int, str, int]]:
+        """Current (rank, user, score) of a window's top-K, for queries and tests."""
+        return self._top(self._board(board), window).standings()
+
+    def _apply_to_window(
+        self, board: _Board, window: WindowRef, event: ScoreEvent, out: list[Record]
+    ) -> None:
+        store = self._store
+        users = window_space(b"U", board.name, window.kind, window.period)
+        user = event.user.encode()
+        raw = store.get(users, user)
+        old = None if raw is None else decode_standing(raw)
+        new = fold(board.config.aggregate, old, event.score, event.ts, event.event_id)
+        if new is None:
+            return
+        store.put(users, user, encode_standing(new))
+        if raw is None and window.kind != ALL and window not in board.open:
+            board.open.append(window)
+            self._save_windows(board)
+        descending = board.config.order == "desc"
+        old_key = None if old is None else index_key(old, user, descending)
+        new_key = index_key(new, user, descending)
+        if old_key == new_key:
+            return
+        index = window_space(b"I", board.name, window.kind, window.period)
+        top = self._top(board, window)  # before the write: the cache mirrors the old index
+        if old_key is not None:
+            store.delete(index, old_key)
+        store.put(index, new_key, b"")
+        moves = top.move(old_key, new_key, lambda after: self._seek(index, after))
+        name, cause = board.name, event.event_id
+        for who, old_rank, new_rank, score in moves:
+            out.append(RankChange(name, window, who, old_rank, new_rank, score, cause))
+
+    def _seek(self, index: bytes, after: bytes) -> bytes | None:
+        for key, _ in self._store.scan(index, after):
+            return key
+        return None
+
+    def _close_due(self, board: _Board, out: list[Record]) -> None:
+        assert board.watermark is not None
+        due = [
+            w for w in board.open if w.end is not None and board.watermark >= w.end + board.grace_ms
+        ]
+        if not due:
+            return
+        due.sort(key=lambda w: (w.end, KINDS.index(w.kind)))
+        for window in due:
+            board.open.remove(window)
+            standings = tuple(Standing(r, u, s) for r, u, s in self._top(board, window).standings())
+            out.append(WindowClosed(board.name, window, standings))
+            retained = board.closed.setdefault(window.kind, [])
+            retained.append(window)
+            while len(retained) > board.config.retain:
+                self._forget(board, retained.pop(0))
+        self._save_windows(board)
+
+    def _forget(self, board: _Board, window: WindowRef) -> None:
+        """Retention: a closed window beyond ``retain`` leaves the store entirely."""
+        for tag in (b"U", b"I"):
+            space = window_space(tag, board.name, window.kind, window.period)
+            self._store.drop(space)
+            self._tops.pop(space, None)
+
+    def _top(self, board: _Board, window: WindowRef) -> TopK:
+        index = window_space(b"I", board.name, window.kind, window.period)
+        top = self._tops.get(index)
+        if top is None:
+            config = board.config
+            top = TopK.load(self._store, index, config.top, config.order == "desc")
+            self._tops[index] = top
+        return top
+
+    def _board(self, name: str) -> _Board:
+        board = self._boards.get(name)
+        if board is not None:
+            return board
+        config = self._config.for_board(name)
+        meta = board_space(b"M", name)
+        raw_wm = self._store.get(meta, _WATERMARK)
+        raw_windows = self._store.get(meta, _WINDOWS)
+        saved = json.loads(raw_windows) if raw_windows else {"open": [], "closed": {}}
+        board = _Board(
+            name=name,
+            config=config,
+            calendar=Calendar(config.timezone, config.week_start),
+            grace_ms=config.grace_seconds * 1000,
+            watermark=None if raw_wm is None else int(raw_wm),
+            open=[WindowRef(*w) for w in saved["open"]],
+            closed={k: [WindowRef(*w) for w in ws] for k, ws in saved["closed"].items()},
+        )
+        self._boards[name] = board
+        return board
+
+    def _save_windows(self, board: _Board) -> None:
+        def row(w: WindowRef) -> list[object]:
+            return [w.kind, w.period, w.start, w.end]
+
+        saved = {
+            "open": [row(w) for w in board.open],
+            "closed": {k: [row(w) for w in ws] for k, ws in board.closed.items()},
+        }
+        self._store.put(board_space(b"M", board.name), _WINDOWS, json.dumps(saved).encode())

@@ -1,0 +1,284 @@
+"""Smoke tests of the benchmark tooling in ``bench/``.
+
+The event checks below restate contract section 1 with plain ``json`` on purpose: they must
+not depend on the engine's own validation code, which they are meant to exercise.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # ``bench`` is not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from bench import gen_events  # noqa: E402
+from bench.gen_events import GenConfig  # noqa: E402
+
+BOARD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+RFC3339_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+MAX_SCORE = 2**53 - 1
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+WELL_FORMED = {gen_events.VALID_KIND, *gen_events.SPECIAL_KINDS}
+
+
+def ts_ms(value: Any) -> int:
+    """Epoch ms of a contract ``ts``; raises ValueError for anything the contract rejects."""
+    if isinstance(value, bool):
+        raise ValueError("bool ts")
+    if isinstance(value, int):
+        return value
+    if not isinstance(value, str) or not RFC3339_RE.match(value):
+        raise ValueError(f"not RFC 3339 with offset: {value!r}")
+    dt = datetime.fromisoformat(value.replace("z", "Z"))
+    if dt.tzinfo is None:
+        raise ValueError("naive")
+    return (dt - EPOCH) // timedelta(milliseconds=1)
+
+
+def contract_reason(line: bytes, now_ms: int, max_future_s: int = 600) -> str | None:
+    """Why ``line`` is invalid per contract section 1, or None if it is a valid event."""
+    if len(line) > 64 * 1024:
+        return "too_large"
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return "utf8"
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return "json"
+    if not isinstance(obj, dict):
+        return "not_object"
+    for key in ("event_id", "board", "user", "score", "ts"):
+        if key not in obj:
+            return f"missing_{key}"
+    eid, board, user, score = obj["event_id"], obj["board"], obj["user"], obj["score"]
+    if not isinstance(eid, str) or not 1 <= len(eid) <= 200:
+        return "event_id"
+    if not isinstance(board, str) or not BOARD_RE.match(board):
+        return "board"
+    if not isinstance(user, str) or not 1 <= len(user) <= 128 or CONTROL_RE.search(user):
+        return "user"
+    if isinstance(score, bool) or not isinstance(score, int) or abs(score) > MAX_SCORE:
+        return "score"
+    try:
+        ms = ts_ms(obj["ts"])
+    except ValueError:
+        return "ts"
+    if ms > now_ms + max_future_s * 1000:
+        return "future"
+    return None
+
+
+def gen_cli(*args: str) -> bytes:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.gen_events", *args],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    return proc.stdout
+
+
+def test_generator_is_deterministic() -> None:
+    cfg = GenConfig(events=3_000, users=500, boards=10, seed=7, mix_invalid=True)
+    first = gen_events.generate(cfg)
+    assert first == gen_events.generate(cfg)
+    assert first != gen_events.generate(GenConfig(events=3_000, users=500, boards=10, seed=8))
+    args = ["--events", "3000", "--users", "500", "--boards", "10", "--seed", "7"]
+    assert gen_cli(*args, "--mix-invalid") == first
+    assert gen_cli(*args, "--mix-invalid") == first
+
+
+def test_generated_events_are_valid_per_contract() -> None:
+    cfg = GenConfig(events=20_000, users=2_000, boards=12, seed=3)
+    now_ms = cfg.effective_now_ms
+    boards: set[str] = set()
+    ts_forms: set[str] = set()
+    negative_sum = 0
+    seen: set[tuple[str, str]] = set()
+    last_ts: list[int] = []
+    for kind, line, ts in gen_events.iter_lines(cfg):
+        assert kind == gen_events.VALID_KIND
+        assert contract_reason(line, now_ms) is None, line
+        obj = json.loads(line)
+        key = (obj["board"], obj["event_id"])
+        assert key not in seen  # no accidental duplicates without --mix-invalid
+        seen.add(key)
+        assert ts_ms(obj["ts"]) == ts
+        boards.add(obj["board"])
+        raw_ts = obj["ts"]
+        if isinstance(raw_ts, int):
+            ts_forms.add("epoch_ms")
+        else:
+            ts_forms.add("Z" if raw_ts.endswith("Z") else "offset")
+        if gen_events.aggregate_of(obj["board"]) == "sum" and obj["score"] < 0:
+            negative_sum += 1
+        assert ts is not None
+        last_ts.append(ts)
+    assert boards == set(gen_events.board_names(12))
+    assert {"arena", "speedrun", "likes", "b3", "b11"} <= boards
+    assert ts_forms == {"epoch_ms", "Z", "offset"}
+    assert negative_sum > 0
+    # Mostly in order, with some jitter, over ~9 days of event time.
+    backwards = sum(1 for a, b in itertools.pairwise(last_ts) if b < a)
+    assert 0 < backwards < len(last_ts) * 0.3
+    assert max(last_ts) - min(last_ts) > 8 * 86_400_000
+    assert max(last_ts) < now_ms
+
+
+def test_users_are_skewed() -> None:
+    cfg = GenConfig(events=20_000, users=10_000, boards=3, seed=5)
+    counts: dict[str, int] = {}
+    for _, line, _ in gen_events.iter_lines(cfg):
+        user = json.loads(line)["user"]
+        counts[user] = counts.get(user, 0) + 1
+    ranked = sorted(counts.values(), reverse=True)
+    assert ranked[0] > 50 * (sum(ranked) / cfg.users)  # a heavy head ...
+    assert len(ranked) > 2_000  # ... and a long tail
+
+
+def test_mix_invalid_contains_every_kind() -> None:
+    cfg = GenConfig(events=10_000, users=1_000, boards=10, seed=11, mix_invalid=True)
+    now_ms = cfg.effective_now_ms
+    lines = list(gen_events.iter_lines(cfg))
+    kinds = {kind for kind, _, _ in lines}
+    assert kinds == {gen_events.VALID_KIND, *gen_events.MIX_KINDS}
+    earlier: set[bytes] = set()
+    watermark: dict[str, int] = {}
+    for kind, line, ts in lines:
+        reason = contract_reason(line, now_ms)
+        if kind == "blank":
+            assert line == b""
+        elif kind in WELL_FORMED:
+            assert reason is None, (kind, line)
+        else:
+            assert reason is not None, (kind, line)
+        if kind == "duplicate":
+            assert line in earlier  # the exact bytes of an earlier event
+        if kind in ("late", "very_late"):
+            board = json.loads(line)["board"]
+            assert ts is not None
+            behind = watermark[board] - ts
+            low, high = (1, 3) if kind == "late" else (8, 20)
+            assert low * 86_400_000 <= behind <= high * 86_400_000
+        if kind == gen_events.VALID_KIND:
+            board = json.loads(line)["board"]
+            assert ts is not None
+            watermark[board] = max(watermark.get(board, ts), ts)
+        earlier.add(line)
+    by_kind = {kind: line for kind, line, _ in lines}
+    assert by_kind["text"] == b"User Score Update"
+    assert contract_reason(by_kind["future"], now_ms) == "future"
+    assert contract_reason(by_kind["naive_ts"], now_ms) == "ts"
+    assert contract_reason(by_kind["invalid_utf8"], now_ms) == "utf8"
+    assert contract_reason(by_kind["bool_score"], now_ms) == "score"
+    assert contract_reason(by_kind["float_score"], now_ms) == "score"
+    assert contract_reason(by_kind["missing_field"], now_ms).startswith("missing_")  # type: ignore[union-attr]
+
+
+def test_boards_toml_matches_specs() -> None:
+    path = ROOT / "bench" / "boards.toml"
+    text = path.read_text(encoding="utf-8")
+    assert text == gen_events.render_boards_toml()
+    config = tomllib.loads(text)
+    assert config["max_future_seconds"] == 600
+    assert config["defaults"] == {
+        "aggregate": "sum",
+        "order": "desc",
+        "windows": ["daily", "weekly", "all"],
+        "top": 100,
+        "timezone": "UTC",
+        "week_start": "monday",
+        "grace_seconds": 300,
+        "retain": 8,
+    }
+    boards = config["boards"]
+    assert list(boards) == gen_events.board_names(10)
+    merged = [{**config["defaults"], **b} for b in boards.values()]
+    assert {b["aggregate"] for b in merged} == {"sum", "max", "min", "last"}
+    assert {b["order"] for b in merged} == {"asc", "desc"}
+    assert {b["timezone"] for b in merged} >= {
+        "UTC",
+        "Europe/Berlin",
+        "America/New_York",
+        "Asia/Tokyo",
+    }
+    assert len({b["week_start"] for b in merged}) >= 3
+    assert {w for b in merged for w in b["windows"]} == {"daily", "weekly", "all"}
+    assert all(10 <= b["top"] <= 100 for b in merged)
+    assert min(b["top"] for b in merged) == 10 and max(b["top"] for b in merged) == 100
+
+
+def test_engine_bench_quick(tmp_path: Path) -> None:
+    out = tmp_path / "engine.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.engine_bench",
+            "--quick",
+            "--json-out",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "rankstream replay" in proc.stdout
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["params"]["events"] == 2_000
+    assert result["machine"]["cores"] >= 1
+    for key in ("floor_inproc", "floor_subprocess", "replay_startup", "replay"):
+        assert result["timings"][key]["seconds"] > 0
+    assert result["timings"]["replay"]["events_per_s"] > 0
+    assert result["ratios"]["replay_vs_floor"] > 0
+    assert result["replay_output"]["output_records"] > 0
+    assert result["replay_output"]["dead_letters"] == 0
+
+
+def test_engine_bench_profile(tmp_path: Path) -> None:
+    out = tmp_path / "engine.json"
+    args = ["--quick", "--events", "300", "--profile", "--profile-top", "5"]
+    args += ["--json-out", str(out), "--workdir", str(tmp_path / "work")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.engine_bench", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "top 5 by cumulative" in proc.stdout and "top 5 by tottime" in proc.stdout
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert len(result["profile"]["top_by_tottime"]) == 5
+    assert (tmp_path / "work" / "replay.prof").exists()
+
+
+@pytest.mark.parametrize("bad", [["--events", "0"], ["--repeat", "0"]])
+def test_engine_bench_rejects_bad_sizes(bad: list[str], tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.engine_bench", "--quick", *bad, "--workdir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
