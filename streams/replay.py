@@ -7,7 +7,6 @@ input and the same ``--now`` always give byte-identical output.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from typing import BinaryIO
 
 from .engine.config import BoardsConfig
 from .engine.core import Engine, Outcome
+from .engine.events import dumps
 from .engine.storage import MemoryStore
 from .intake import Rejection, dead_letter_for_line, decode_event
 
@@ -53,7 +53,6 @@ def replay(
     stats = ReplayStats(outcomes=Counter())
     outcomes = stats.outcomes
     assert outcomes is not None
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     write = sink.write
     for number, line in enumerate(source, 1):
         stats.lines = number
@@ -77,7 +76,7 @@ def replay(
             outcomes["late"] += 1
         if result.records:
             stats.records += len(result.records)
-            write("".join(dumps(record.to_wire()) + "\n" for record in result.records).encode())
+            write("".join(record.to_json() + "\n" for record in result.records).encode())
     return stats
 
 
@@ -87,4 +86,4 @@ def _dead_letter(
     stats.dead_letters += 1
     if sink is not None:
         record = dead_letter_for_line(rejection, body, line)
-        sink.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
+        sink.write(dumps(record).encode() + b"\n")

@@ -16,15 +16,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from .aggregates import fold
-from .codec import (
-    board_space,
-    decode_standing,
-    encode_standing,
-    index_key,
-    window_space,
-)
+from .codec import board_space, decode_state, encode_state, index_key, window_space
 from .config import BoardConfig, BoardsConfig
-from .events import RankChange, Record, ScoreEvent, Standing, WindowClosed, WindowRef
+from .events import Record, ScoreEvent, Standing, WindowClosed, WindowRef
 from .storage import Store
 from .topk import TopK
 from .windows import ALL, KINDS, Calendar
@@ -46,6 +40,17 @@ class Result:
     late: list[str] = field(default_factory=list)  # window kinds the event was late for
 
 
+class _Spaces:
+    """A window's store spaces and its cached top-K, looked up once per window and event."""
+
+    __slots__ = ("index", "top", "users")
+
+    def __init__(self, board: str, window: WindowRef) -> None:
+        self.users = window_space(b"U", board, window.kind, window.period)
+        self.index = window_space(b"I", board, window.kind, window.period)
+        self.top: TopK | None = None
+
+
 @dataclass(slots=True)
 class _Board:
     """What the engine remembers of one board between events (small, persisted in M)."""
@@ -54,9 +59,18 @@ class _Board:
     config: BoardConfig
     calendar: Calendar
     grace_ms: int
+    descending: bool
+    dedup_space: bytes
+    meta_space: bytes
     watermark: int | None
     open: list[WindowRef]  # windows with an applied event that have not closed yet
     closed: dict[str, list[WindowRef]]  # retained closed windows per kind, oldest first
+    windows: dict[WindowRef, _Spaces] = field(default_factory=dict)  # cache: open windows
+    next_close: float = float("inf")  # the watermark at which the first open window closes
+
+    def plan_close(self) -> None:
+        ends = [w.end + self.grace_ms for w in self.open if w.end is not None]
+        self.next_close = min(ends, default=float("inf"))
 
 
 class Engine:
@@ -67,21 +81,19 @@ class Engine:
         self._clock = clock
         self._max_future_ms = config.max_future_seconds * 1000
         self._boards: dict[str, _Board] = {}
-        self._tops: dict[bytes, TopK] = {}
 
     def drop_caches(self) -> None:
         self._boards.clear()
-        self._tops.clear()
 
     def apply(self, event: ScoreEvent) -> Result:
         if event.ts > self._clock() + self._max_future_ms:
             return Result(Outcome.FUTURE)
         store = self._store
-        dedup = board_space(b"D", event.board)
-        if store.get(dedup, event.event_id.encode()) is not None:
-            return Result(Outcome.DUPLICATE)
-        store.put(dedup, event.event_id.encode(), b"")
         board = self._board(event.board)
+        event_id = event.event_id.encode()
+        if store.get(board.dedup_space, event_id) is not None:
+            return Result(Outcome.DUPLICATE)
+        store.put(board.dedup_space, event_id, b"")
         result = Result(Outcome.APPLIED)
         watermark = board.watermark
         for kind in board.config.windows:
@@ -96,8 +108,9 @@ class Engine:
             self._apply_to_window(board, window, event, result.records)
         if watermark is None or event.ts > watermark:
             board.watermark = event.ts
-            store.put(board_space(b"M", board.name), _WATERMARK, str(event.ts).encode())
-            self._close_due(board, result.records)
+            store.put(board.meta_space, _WATERMARK, str(event.ts).encode())
+            if event.ts >= board.next_close:
+                self._close_due(board, result.records)
         return result
 
     def top(self, board: str, window: WindowRef) -> list[tuple[int, str, int]]:
@@ -108,36 +121,32 @@ class Engine:
         self, board: _Board, window: WindowRef, event: ScoreEvent, out: list[Record]
     ) -> None:
         store = self._store
-        users = window_space(b"U", board.name, window.kind, window.period)
+        spaces = board.windows.get(window)
+        if spaces is None:
+            spaces = board.windows[window] = _Spaces(board.name, window)
         user = event.user.encode()
-        raw = store.get(users, user)
-        old = None if raw is None else decode_standing(raw)
+        descending = board.descending
+        raw = store.get(spaces.users, user)
+        old = None if raw is None else decode_state(raw, descending)
         new = fold(board.config.aggregate, old, event.score, event.ts, event.event_id)
         if new is None:
             return
-        store.put(users, user, encode_standing(new))
+        state = encode_state(new, descending)
+        store.put(spaces.users, user, state)
         if raw is None and window.kind != ALL and window not in board.open:
             board.open.append(window)
+            board.next_close = min(board.next_close, window.end + board.grace_ms)  # type: ignore[operator]
             self._save_windows(board)
-        descending = board.config.order == "desc"
-        old_key = None if old is None else index_key(old, user, descending)
-        new_key = index_key(new, user, descending)
+        old_key = None if raw is None else index_key(raw, user)
+        new_key = index_key(state, user)
         if old_key == new_key:
             return
-        index = window_space(b"I", board.name, window.kind, window.period)
-        top = self._top(board, window)  # before the write: the cache mirrors the old index
+        index = spaces.index
+        top = spaces.top or self._load_top(board, spaces)  # before the write: mirrors old index
         if old_key is not None:
             store.delete(index, old_key)
         store.put(index, new_key, b"")
-        moves = top.move(old_key, new_key, lambda after: self._seek(index, after))
-        name, cause = board.name, event.event_id
-        for who, old_rank, new_rank, score in moves:
-            out.append(RankChange(name, window, who, old_rank, new_rank, score, cause))
-
-    def _seek(self, index: bytes, after: bytes) -> bytes | None:
-        for key, _ in self._store.scan(index, after):
-            return key
-        return None
+        top.move(old_key, new_key, (board.name, window, event.event_id), out)  # type: ignore[arg-type]
 
     def _close_due(self, board: _Board, out: list[Record]) -> None:
         assert board.watermark is not None
@@ -146,10 +155,13 @@ class Engine:
         ]
         if not due:
             return
+        board.open = [w for w in board.open if w not in due]
+        board.plan_close()
         due.sort(key=lambda w: (w.end, KINDS.index(w.kind)))
         for window in due:
-            board.open.remove(window)
-            standings = tuple(Standing(r, u, s) for r, u, s in self._top(board, window).standings())
+            top = self._top(board, window)
+            standings = tuple(Standing(r, u, s) for r, u, s in top.standings())
+            board.windows.pop(window, None)  # closed: no event will touch it again
             out.append(WindowClosed(board.name, window, standings))
             retained = board.closed.setdefault(window.kind, [])
             retained.append(window)
@@ -159,19 +171,19 @@ class Engine:
 
     def _forget(self, board: _Board, window: WindowRef) -> None:
         """Retention: a closed window beyond ``retain`` leaves the store entirely."""
-        for tag in (b"U", b"I"):
-            space = window_space(tag, board.name, window.kind, window.period)
-            self._store.drop(space)
-            self._tops.pop(space, None)
+        spaces = _Spaces(board.name, window)
+        self._store.drop(spaces.users)
+        self._store.drop(spaces.index)
 
     def _top(self, board: _Board, window: WindowRef) -> TopK:
-        index = window_space(b"I", board.name, window.kind, window.period)
-        top = self._tops.get(index)
-        if top is None:
-            config = board.config
-            top = TopK.load(self._store, index, config.top, config.order == "desc")
-            self._tops[index] = top
-        return top
+        spaces = board.windows.get(window)
+        if spaces is None:
+            spaces = board.windows[window] = _Spaces(board.name, window)
+        return spaces.top or self._load_top(board, spaces)
+
+    def _load_top(self, board: _Board, spaces: _Spaces) -> TopK:
+        spaces.top = TopK(self._store, spaces.index, board.config.top, board.descending)
+        return spaces.top
 
     def _board(self, name: str) -> _Board:
         board = self._boards.get(name)
@@ -187,10 +199,14 @@ class Engine:
             config=config,
             calendar=Calendar(config.timezone, config.week_start),
             grace_ms=config.grace_seconds * 1000,
+            descending=config.order == "desc",
+            dedup_space=board_space(b"D", name),
+            meta_space=meta,
             watermark=None if raw_wm is None else int(raw_wm),
             open=[WindowRef(*w) for w in saved["open"]],
             closed={k: [WindowRef(*w) for w in ws] for k, ws in saved["closed"].items()},
         )
+        board.plan_close()
         self._boards[name] = board
         return board
 
@@ -202,4 +218,4 @@ class Engine:
             "open": [row(w) for w in board.open],
             "closed": {k: [row(w) for w in ws] for k, ws in board.closed.items()},
         }
-        self._store.put(board_space(b"M", board.name), _WINDOWS, json.dumps(saved).encode())
+        self._store.put(board.meta_space, _WINDOWS, json.dumps(saved).encode())
