@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run replay-example test test-unit lint fmt schemas schemas-check \
+.PHONY: help install run replay-example test test-unit test-integration lint fmt schemas schemas-check \
         bench bench-engine clean
 
 help: ## list the targets
@@ -29,8 +29,11 @@ replay-example: $(STAMP) ## replay examples/events.jsonl and print the resulting
 	@$(BIN)/python -m streams.show var/replay-changes.jsonl
 	@echo "records: var/replay-changes.jsonl   dead letters: var/replay-dead-letters.jsonl"
 
-test: $(STAMP) lint schemas-check ## everything CI runs
+test: $(STAMP) lint schemas-check kafka-up ## everything CI runs (starts the local Kafka)
 	$(BIN)/pytest tests
+
+test-integration: $(STAMP) kafka-up ## integration tests only (real Kafka)
+	$(BIN)/pytest tests/integration
 
 test-unit: $(STAMP) ## unit tests only (no services)
 	$(BIN)/pytest tests/unit

@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--dlq", help="write dead letters here as JSONL")
     replay.set_defaults(run=_run_replay)
+    # The stream-job commands import faust/aiokafka lazily: replay must not pay for them.
+    from . import demo, watch, worker
+
+    worker.add_parser(sub)
+    demo.add_parser(sub)
+    watch.add_parser(sub)
     return parser
 
 

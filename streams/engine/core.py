@@ -27,6 +27,11 @@ _WATERMARK = b"watermark"
 _WINDOWS = b"windows"
 
 
+def is_future(ts: int, now_ms: int, max_future_seconds: int) -> bool:
+    """The future rule of contract section 1; edges call it to dead-letter early."""
+    return ts > now_ms + max_future_seconds * 1000
+
+
 class Outcome(Enum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
@@ -79,14 +84,13 @@ class Engine:
         self._config = config
         self._store = store
         self._clock = clock
-        self._max_future_ms = config.max_future_seconds * 1000
         self._boards: dict[str, _Board] = {}
 
     def drop_caches(self) -> None:
         self._boards.clear()
 
     def apply(self, event: ScoreEvent) -> Result:
-        if event.ts > self._clock() + self._max_future_ms:
+        if is_future(event.ts, self._clock(), self._config.max_future_seconds):
             return Result(Outcome.FUTURE)
         store = self._store
         board = self._board(event.board)

@@ -1,0 +1,189 @@
+"""Settings of the stream job and its companion commands (contract section 5).
+
+Every setting is read from an environment variable ``RANKSTREAM_<FIELD>`` (case does not
+matter) or from a ``.env`` file in the current directory; a real environment variable
+wins over the ``.env`` file, and keyword overrides passed to :func:`load_settings` (e.g.
+from command-line options) win over both. An empty variable (``RANKSTREAM_BOARDS=``)
+counts as unset, so the default applies.
+
+Settings are read once, at start-up, with :func:`load_settings`, and passed down as a
+frozen :class:`Settings` object; there is deliberately no module-level instance, so tests
+and tools can build their own.
+
+The first nine fields are the contract's (section 5) and their defaults may not change;
+the rest are the job's own knobs, documented in each field's ``description``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "env_var", "load_settings"]
+
+ENV_PREFIX = "RANKSTREAM_"
+
+# Kafka's own rule for topic names (and what is safe as a consumer group / prefix).
+_KAFKA_NAME = r"^[A-Za-z0-9._-]{1,249}$"
+
+
+class Settings(BaseSettings):
+    """All settings of ``rankstream worker``, ``demo``, ``watch`` and ``bridge``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",  # a shared .env may hold other programs' variables
+        frozen=True,
+        validate_default=True,
+    )
+
+    # --- contract section 5 -------------------------------------------------------------
+    kafka_bootstrap: str = Field(
+        "localhost:9092",
+        min_length=1,
+        description="Kafka bootstrap servers, comma-separated host:port list.",
+    )
+    app_id: str = Field(
+        "rankstream",
+        pattern=_KAFKA_NAME,
+        description="Application id: the worker's consumer group and the prefix of its "
+        "internal topics (changelogs, repartition topics).",
+    )
+    scores_topic: str = Field(
+        "scores", pattern=_KAFKA_NAME, description="Input topic of score events (section 1)."
+    )
+    changes_topic: str = Field(
+        "rank-changes",
+        pattern=_KAFKA_NAME,
+        description="Push topic: rank_change and window_closed records (section 3).",
+    )
+    dlq_topic: str = Field(
+        "scores-dlq",
+        pattern=_KAFKA_NAME,
+        description="Dead-letter topic for invalid score events.",
+    )
+    boards: Path | None = Field(
+        None,
+        description="Boards TOML file (section 2); unset: every board uses the built-in "
+        "[defaults].",
+    )
+    data_dir: Path = Field(
+        Path("./var/rankstream"),
+        description="Directory of the worker's local state (RocksDB tables).",
+    )
+    web_port: int = Field(
+        6066, ge=0, le=65535, description="HTTP port of the worker's query API and metrics."
+    )
+    rabbitmq_url: str = Field(
+        "amqp://guest:guest@localhost:5672/",
+        pattern=r"^amqps?://",
+        description="AMQP URL of the RabbitMQ broker used by `rankstream bridge`.",
+    )
+
+    # --- the job's own knobs ------------------------------------------------------------
+    processing_guarantee: Literal["exactly_once", "at_least_once"] = Field(
+        "exactly_once",
+        description="exactly_once: consume-transform-produce in Kafka transactions, so "
+        "read_committed consumers of the push topic see each change once; at_least_once: "
+        "faster, but a crash may repeat changes.",
+    )
+    partitions: int = Field(
+        4, ge=1, description="Partition count of the topics the job creates itself."
+    )
+    replication_factor: int = Field(
+        1, ge=1, description="Replication factor of the topics the job creates itself."
+    )
+    batch_max_events: int = Field(
+        500, ge=1, description="Most score events the worker takes in one processing batch."
+    )
+    batch_max_ms: int = Field(
+        100, ge=1, description="Longest the worker waits to fill a batch, in milliseconds."
+    )
+    producer_linger_ms: int = Field(
+        5, ge=0, description="Kafka producer linger.ms: delay to batch outgoing records."
+    )
+    commit_interval_s: float = Field(
+        1.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="How often offsets (and, with exactly_once, transactions) are committed, "
+        "in seconds; bounds the end-to-end latency of read_committed consumers.",
+    )
+    rocksdb_block_cache_mb: int = Field(
+        64, ge=1, description="RocksDB block cache per table, in MiB."
+    )
+    rocksdb_write_buffer_mb: int = Field(
+        32, ge=1, description="RocksDB write buffer (memtable) size per table, in MiB."
+    )
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        servers = [part.strip() for part in value.split(",")]
+        for server in servers:
+            host, sep, port = server.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+                raise ValueError(
+                    f"expected a comma-separated list of host:port, got {server!r} in {value!r}"
+                )
+        return ",".join(servers)
+
+    @model_validator(mode="after")
+    def _distinct_topics(self) -> Settings:
+        topics = {
+            "scores_topic": self.scores_topic,
+            "changes_topic": self.changes_topic,
+            "dlq_topic": self.dlq_topic,
+        }
+        seen: dict[str, str] = {}
+        for field, topic in topics.items():
+            if topic in seen:
+                raise ValueError(
+                    f"{env_var(seen[topic])} and {env_var(field)} must name different topics "
+                    f"(both are {topic!r})"
+                )
+            seen[topic] = field
+        return self
+
+
+class SettingsError(ValueError):
+    """Invalid settings; the message names each offending environment variable."""
+
+
+def env_var(field: str) -> str:
+    """The environment variable of a :class:`Settings` field: ``web_port`` ->
+    ``RANKSTREAM_WEB_PORT``."""
+    return ENV_PREFIX + field.upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings from the environment and ``.env``; ``overrides`` win over both.
+
+    Raises :class:`SettingsError` with one line per problem, each naming the variable,
+    e.g. ``RANKSTREAM_WEB_PORT: Input should be less than or equal to 65535 (got 70000)``.
+    """
+    unknown = sorted(set(overrides) - set(Settings.model_fields))
+    if unknown:
+        raise TypeError(f"unknown setting(s): {', '.join(unknown)}")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = ["invalid settings:"]
+    for error in exc.errors(include_url=False):
+        loc = [str(part) for part in error["loc"]]
+        # A model-level check has no location; its message names the variables itself.
+        name = env_var(loc[0]) if loc and loc[0] in Settings.model_fields else None
+        message = error["msg"].removeprefix("Value error, ")
+        got = f" (got {error['input']!r})" if name is not None else ""
+        lines.append(f"  {name}: {message}{got}" if name else f"  {message}")
+    return "\n".join(lines)

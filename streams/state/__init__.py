@@ -1,0 +1,9 @@
+"""Durable implementations of the engine's :class:`~streams.engine.storage.Store`.
+
+Kept outside :mod:`streams.engine` because they depend on native libraries (rocksdict),
+which the pure-Python engine must not import.
+"""
+
+from .rocksdb import RocksStore, RocksTuning, rocksdb_options, split_key
+
+__all__ = ["RocksStore", "RocksTuning", "rocksdb_options", "split_key"]
