@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run replay-example test test-unit test-integration lint fmt schemas schemas-check \
+.PHONY: help install run replay-example test test-unit test-integration test-known-bugs lint fmt schemas schemas-check \
         bench bench-engine clean
 
 help: ## list the targets
@@ -21,9 +21,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install rankstream with its dev tools
 
-run: replay-example ## run rankstream locally (for now: replay the bundled sample feed)
+run: $(STAMP) ## the stream job on local Kafka with a demo feed; live boards until Ctrl-C
+	@bash deploy/run-local.sh
 
 replay-example: $(STAMP) ## replay examples/events.jsonl and print the resulting boards
+	@mkdir -p var
 	$(BIN)/rankstream replay --boards examples/boards.toml --now 2026-11-30T00:00:00Z \
 	  --dlq var/replay-dead-letters.jsonl < examples/events.jsonl > var/replay-changes.jsonl
 	@$(BIN)/python -m streams.show var/replay-changes.jsonl
@@ -31,6 +33,9 @@ replay-example: $(STAMP) ## replay examples/events.jsonl and print the resulting
 
 test: $(STAMP) lint schemas-check kafka-up ## everything CI runs (starts the local Kafka)
 	$(BIN)/pytest tests
+
+test-known-bugs: $(STAMP) kafka-up ## reproductions of open bugs (expected to fail)
+	$(BIN)/pytest -m known_bug tests
 
 test-integration: $(STAMP) kafka-up ## integration tests only (real Kafka)
 	$(BIN)/pytest tests/integration

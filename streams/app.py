@@ -68,6 +68,19 @@ def _die(what: str) -> None:
     os._exit(70)
 
 
+def _raw_topic(app: faust.App, name: str, partitions: int | None = None) -> faust.TopicT:
+    """A topic of raw bytes; with ``partitions`` the worker creates it when missing."""
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        internal=partitions is not None,
+    )
+
+
 def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.App:
     config = boards if boards is not None else load_boards(settings.boards)
     app = faust.App(
@@ -85,21 +98,12 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
     )
-    raw = {
-        "key_type": bytes,
-        "value_type": bytes,
-        "key_serializer": "raw",
-        "value_serializer": "raw",
-    }
-    scores = app.topic(settings.scores_topic, **raw)  # type: ignore[arg-type]
-    by_board = app.topic(
-        f"{settings.app_id}-scores-by-board",
-        partitions=settings.partitions,
-        internal=True,
-        **raw,  # type: ignore[arg-type]
-    )
-    changes = app.topic(settings.changes_topic, **raw)  # type: ignore[arg-type]
-    dlq = app.topic(settings.dlq_topic, **raw)  # type: ignore[arg-type]
+    scores = _raw_topic(app, settings.scores_topic)
+    by_board = _raw_topic(app, f"{settings.app_id}-scores-by-board", settings.partitions)
+    # Output topics are declared (created when missing) by the worker at start-up, so the
+    # first record never races the broker's auto-creation.
+    changes = _raw_topic(app, settings.changes_topic, settings.partitions)
+    dlq = _raw_topic(app, settings.dlq_topic, settings.partitions)
     table = app.Table(
         "state",
         partitions=settings.partitions,

@@ -64,6 +64,7 @@ class Job:
     partitions: int = 4
     app_id: str = field(default_factory=lambda: f"rs-{uuid.uuid4().hex[:10]}")
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    starts: dict[int, int] = field(default_factory=dict)
 
     @property
     def scores(self) -> str:
@@ -98,8 +99,13 @@ class Job:
         topics = [self.scores, self.changes, self.dlq]
         asyncio.run(create_topics(self.bootstrap, topics, self.partitions))
 
+    def _log_path(self, worker: int) -> Path:
+        """The log of the worker's latest start (each start gets its own file)."""
+        return self.tmp / f"worker-{worker}-{self.starts.get(worker, 0)}.log"
+
     def start_worker(self, worker: int = 0) -> subprocess.Popen[bytes]:
-        log = open(self.tmp / f"worker-{worker}.log", "ab")  # noqa: SIM115
+        self.starts[worker] = self.starts.get(worker, 0) + 1
+        log = open(self._log_path(worker), "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker"],
             env=self.env(worker),
@@ -112,7 +118,7 @@ class Job:
         return proc
 
     def log_tail(self, worker: int = 0, lines: int = 40) -> str:
-        path = self.tmp / f"worker-{worker}.log"
+        path = self._log_path(worker)
         text = path.read_text(errors="replace") if path.exists() else "(no log)"
         return "\n".join(text.splitlines()[-lines:])
 

@@ -1,0 +1,156 @@
+"""Recovery on the real broker: warm (data folder kept) and cold (wiped: rebuilt from the
+changelog) restarts give identical state; retention removes closed windows from RocksDB,
+decided by event time, also after a rebuild; two workers split the work and the survivor of
+a SIGKILL takes over."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from rocksdict import Options, Rdict
+
+from bench.gen_events import GenConfig, iter_lines
+from streams.engine.config import load_boards
+
+from .conftest import Job
+from .kafka_io import consume_until, mismatches, produce, reference_tops
+
+ROOT = Path(__file__).resolve().parents[2]
+BOARDS = ROOT / "bench" / "boards.toml"
+DAY_MS = 86_400_000
+
+
+def events(now: int, n: int, seed: int, days: float = 9) -> list[bytes]:
+    cfg = GenConfig(
+        events=n,
+        users=30,
+        boards=10,
+        seed=seed,
+        start_ms=now - int((days + 1) * DAY_MS),
+        span_hours=days * 24,
+        now_ms=now,
+    )
+    return [line for kind, line, _ in iter_lines(cfg) if kind == "valid"]
+
+
+def snapshot(data_dir: Path) -> dict[bytes, bytes]:
+    """Every engine key/value in the worker's RocksDB partitions (faust's own keys left out)."""
+    items: dict[bytes, bytes] = {}
+    paths = sorted(data_dir.rglob("state-*.db"))
+    assert paths, f"no state databases under {data_dir}"
+    for path in paths:
+        db = Rdict(str(path), Options(raw_mode=True))
+        try:
+            for key, value in db.items():
+                if not key.startswith(b"__faust"):
+                    items[key] = value
+        finally:
+            db.close()
+    return items
+
+
+def wait_ready(job: Job, worker: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if "Worker ready" in job.log_tail(worker, lines=400):
+            return
+        assert job.procs[-1].poll() is None, job.log_tail(worker)
+        time.sleep(0.3)
+    raise AssertionError(f"worker {worker} not ready:\n{job.log_tail(worker)}")
+
+
+def run_until_folded(job: Job, expected: dict, timeout: float = 120) -> None:  # type: ignore[type-arg]
+    seen = consume_until(
+        job.bootstrap, [job.changes], lambda s: not mismatches(s[job.changes], expected), timeout
+    )
+    bad = mismatches(seen[job.changes], expected)
+    assert not bad, f"{len(bad)} windows differ, e.g. {bad[:3]}\n{job.log_tail()}"
+
+
+def test_warm_and_cold_restarts_give_identical_state(job_factory: Callable[..., Job]) -> None:
+    job = job_factory(boards=BOARDS)
+    config = load_boards(BOARDS)
+    now = time.time_ns() // 1_000_000
+    first, second = events(now, 800, seed=1), events(now, 400, seed=2)
+    data = job.tmp / "data-0"
+
+    job.start_worker()
+    produce(job.bootstrap, job.scores, first)
+    run_until_folded(job, reference_tops(config, now, first))
+    job.stop()
+    warm = snapshot(data)
+    assert any(key.startswith(b"I\x00") for key in warm)
+
+    shutil.rmtree(data)  # cold: everything must come back from the changelog
+    job.start_worker()
+    wait_ready(job, 0)
+    job.stop()
+    assert snapshot(data) == warm
+
+    produce(job.bootstrap, job.scores, second)  # and it carries on from the rebuilt state
+    job.start_worker()
+    run_until_folded(job, reference_tops(config, now, first + second))
+
+
+def test_retention_removes_closed_windows_also_after_a_rebuild(
+    job_factory: Callable[..., Job], tmp_path: Path
+) -> None:
+    boards = tmp_path / "boards.toml"
+    boards.write_text('[defaults]\nwindows = ["daily", "all"]\ngrace_seconds = 0\nretain = 1\n')
+    job = job_factory(boards=boards)
+    now = time.time_ns() // 1_000_000
+    lines = events(now, 600, seed=3, days=6)
+    data = job.tmp / "data-0"
+    job.start_worker()
+    produce(job.bootstrap, job.scores, lines)
+    run_until_folded(job, reference_tops(load_boards(boards), now, lines))
+    job.stop()
+
+    def daily_periods(items: dict[bytes, bytes]) -> dict[str, set[str]]:
+        periods: dict[str, set[str]] = {}
+        for key in items:
+            space = key.split(b"\x01", 1)[0].split(b"\x00")
+            if space[0] in (b"U", b"I") and space[2] == b"daily":
+                periods.setdefault(space[1].decode(), set()).add(space[3].decode())
+        return periods
+
+    kept = daily_periods(snapshot(data))
+    assert kept, "the run must have created daily windows"
+    # One retained closed day plus the open one: never more than two daily windows per board.
+    assert all(len(p) <= 2 for p in kept.values()), kept
+    shutil.rmtree(data)
+    job.start_worker()
+    wait_ready(job, 0)
+    job.stop()
+    assert daily_periods(snapshot(data)) == kept
+
+
+@pytest.mark.known_bug
+def test_two_workers_split_the_work_and_survive_a_sigkill(job_factory: Callable[..., Job]) -> None:
+    """Reproduces an open problem (not run by `make test`; `make test-known-bugs` runs it).
+
+    After the SIGKILL the survivor is assigned every partition and recovers, but its intake
+    stops part-way through one scores partition (committed 185 of 273 in the first
+    reproduction), so the boards never converge. This matches faust-streaming's known
+    rebalance problems (prefetched events and stalled streams after reassignment).
+    """
+    job = job_factory(boards=BOARDS)
+    config = load_boards(BOARDS)
+    now = time.time_ns() // 1_000_000
+    lines = events(now, 1500, seed=4)
+    job.start_worker(0)
+    job.start_worker(1)
+    wait_ready(job, 0)
+    wait_ready(job, 1)
+    produce(job.bootstrap, job.scores, lines[:700])
+    time.sleep(2)
+    os.killpg(job.procs[1].pid, signal.SIGKILL)  # mid-stream: the survivor must take over
+    produce(job.bootstrap, job.scores, lines[700:])
+    run_until_folded(job, reference_tops(config, now, lines), timeout=150)
+    assert job.procs[0].poll() is None
