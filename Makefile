@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: help install run replay-example test test-unit test-integration test-known-bugs lint fmt schemas schemas-check \
-        bench bench-engine clean
+        bench bench-engine bench-worker clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -61,7 +61,10 @@ schemas-check: $(STAMP) ## fail when schemas/*.schema.json drifted from the mode
 bench-engine: $(STAMP) ## replay throughput vs the json.loads floor (200k events)
 	$(BIN)/python -m bench.engine_bench
 
-bench: bench-engine ## all benchmarks (not part of `make test`)
+bench-worker: $(STAMP) kafka-up ## one worker end to end on the local Kafka (20k events)
+	$(BIN)/python -m bench.worker_bench
+
+bench: bench-engine bench-worker ## all benchmarks (not part of `make test`)
 
 clean: ## remove the venv, caches and local data (var/)
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -10,14 +10,16 @@ skip the message, so input problems become dead letters and anything else stops 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable
+from collections import defaultdict
+from collections.abc import Awaitable, Sequence
 from typing import Any, cast
 
 import faust
-from faust.types import TableT
+from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyped]
 
 from .engine.config import BoardsConfig, load_boards
 from .engine.core import is_future
@@ -36,24 +38,75 @@ def wall_clock_ms() -> int:
 
 
 class _FaustSink:
-    """Sends the ranker's output through faust's producer, which faust flushes before it
-    commits offsets."""
+    """Sends the ranker's output with aiokafka's batch API on faust's own producer.
+
+    faust flushes that producer before it commits offsets. Records are grouped by the
+    partition the default (murmur2) partitioner gives their key, as ``Topic.send`` would,
+    and appended in order, so each board's records keep their order.
+    """
 
     def __init__(
-        self, changes: faust.TopicT, dlq: faust.TopicT, table: TableT[bytes, bytes]
+        self,
+        app: faust.App,
+        changes: str,
+        dlq: faust.TopicT,
+        changelog: str,
+        outputs: list[faust.TopicT],
     ) -> None:
+        self._app = app
         self._changes = changes
         self._dlq = dlq
-        self._table = table
+        self._changelog = changelog
+        self._partitioner = DefaultPartitioner()
+        self._undeclared = {topic.get_topic_name(): topic for topic in outputs}
 
-    async def change(self, board: str, value: bytes) -> Awaitable[Any]:
-        return await self._changes.send(key=board.encode(), value=value)
+    async def _declare(self, topic: str) -> None:
+        """Create an output topic before its first record: faust only declares topics it
+        consumes, and a production broker usually does not auto-create topics."""
+        output = self._undeclared.pop(topic, None)
+        if output is not None:
+            await output.maybe_declare()
 
-    async def changelog(self, partition: int, key: bytes, value: bytes | None) -> Awaitable[Any]:
-        return await self._table.changelog_topic.send(key=key, value=value, partition=partition)
+    def _producer(self) -> Any:
+        return self._app.producer._ensure_producer()  # type: ignore[attr-defined]
+
+    async def changes(self, records: Sequence[tuple[bytes, bytes]]) -> None:
+        await self.keyed(self._changes, records)
+
+    async def keyed(self, topic: str, records: Sequence[tuple[bytes, bytes]]) -> None:
+        """Send (key, value) pairs to ``topic``, partitioned by key; an empty key (dead
+        letters) spreads records round the partitions by position."""
+        if not records:
+            return
+        await self._declare(topic)
+        partitions = sorted(await self._producer().partitions_for(topic))
+        grouped: dict[int, list[tuple[bytes, bytes | None]]] = defaultdict(list)
+        for n, (key, value) in enumerate(records):
+            if key:
+                grouped[self._partitioner(key, partitions, partitions)].append((key, value))
+            else:
+                grouped[partitions[n % len(partitions)]].append((None, value))  # type: ignore[arg-type]
+        await self._send(topic, grouped)
+
+    async def changelog(self, partition: int, items: Sequence[tuple[bytes, bytes | None]]) -> None:
+        await self._send(self._changelog, {partition: list(items)})
 
     async def dead_letter(self, value: bytes) -> Awaitable[Any]:
         return await self._dlq.send(value=value)
+
+    async def _send(self, topic: str, grouped: dict[int, list[tuple[bytes, bytes | None]]]) -> None:
+        producer = self._producer()
+        sent = []
+        for partition, items in grouped.items():
+            batch = producer.create_batch()
+            for key, value in items:
+                if batch.append(key=key, value=value, timestamp=None) is None:  # batch full
+                    sent.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        raise ValueError(f"a record of {len(value or b'')} bytes exceeds a batch")
+            sent.append(await producer.send_batch(batch, topic, partition=partition))
+        await asyncio.gather(*sent)
 
 
 def _die(what: str) -> None:
@@ -116,35 +169,52 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
         value_type=bytes,
     )
     future_detail = f"ts is more than {config.max_future_seconds}s ahead of the wall clock"
+    sink = _FaustSink(
+        app,
+        changes.get_topic_name(),
+        dlq,
+        table.changelog_topic.get_topic_name(),
+        outputs=[changes, dlq],
+    )
     ranker = Ranker(
         config,
         lambda partition: table.data._db_for_partition(partition),  # type: ignore[attr-defined]
         wall_clock_ms,
-        _FaustSink(changes, dlq, table),
+        sink,
     )
     app.ranker = ranker  # type: ignore[attr-defined]
 
     @app.agent(scores)
     async def intake(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
+        within = settings.batch_max_ms / 1000
+        async for batch in cast(faust.Stream[bytes], stream).take_events(
+            settings.batch_max_events, within
+        ):
             try:
-                message = event.message
-                raw_value = message.value or b""
-                decoded = decode_event(raw_value)
-                if not isinstance(decoded, Rejection) and is_future(
-                    decoded.ts, wall_clock_ms(), config.max_future_seconds
-                ):
-                    decoded = Rejection("future", future_detail)
-                if isinstance(decoded, Rejection):
-                    letter = dead_letter_for_source(
-                        decoded, raw_value, message.topic, message.partition, message.offset
-                    )
-                    await dlq.send(value=dumps(letter).encode())
+                forwards: list[tuple[bytes, bytes]] = []
+                letters: list[bytes] = []
+                now = wall_clock_ms()
+                for event in batch:
+                    message = event.message
+                    raw_value = message.value or b""
+                    decoded = decode_event(raw_value)
+                    if not isinstance(decoded, Rejection) and is_future(
+                        decoded.ts, now, config.max_future_seconds
+                    ):
+                        decoded = Rejection("future", future_detail)
+                    if isinstance(decoded, Rejection):
+                        letter = dead_letter_for_source(
+                            decoded, raw_value, message.topic, message.partition, message.offset
+                        )
+                        letters.append(dumps(letter).encode())
+                    else:
+                        forwards.append((decoded.board.encode(), encode_event(decoded)))
+                await sink.keyed(by_board.get_topic_name(), forwards)
+                await sink.keyed(dlq.get_topic_name(), [(b"", letter) for letter in letters])
+                for _ in letters:
                     ranker.counts.add("invalid")
-                else:
-                    await by_board.send(key=decoded.board.encode(), value=encode_event(decoded))
             except BaseException:
-                _die("intake: message handling failed")
+                _die("intake: batch failed")
 
     @app.agent(by_board)
     async def rank(stream: faust.StreamT[bytes]) -> None:
@@ -166,6 +236,19 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
                 await ranker.process(items)
             except BaseException:
                 _die("rank: batch failed")
+
+    @app.timer(10.0)  # type: ignore[untyped-decorator]
+    async def _log_counts() -> None:
+        counts = ranker.counts
+        if counts.batches:
+            events = sum(counts.by_outcome.values())
+            log.info(
+                "rank: %s, %d records, %d batches (%.0f events/batch)",
+                counts.by_outcome,
+                counts.records,
+                counts.batches,
+                events / counts.batches,
+            )
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _forget_engines(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
