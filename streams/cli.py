@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .cliargs import fail
 from .engine.config import ConfigError, load_boards
 from .engine.timefmt import TimestampError, parse_rfc3339_ms
 
@@ -52,18 +53,18 @@ def _run_replay(args: argparse.Namespace) -> int:
     try:
         config = load_boards(args.boards)
     except ConfigError as exc:
-        return _fail(str(exc))
+        return fail(str(exc), 2)
     clock = wall_clock_ms
     if args.now is not None:
         try:
             now = parse_rfc3339_ms(args.now)
         except TimestampError as exc:
-            return _fail(f"--now {args.now!r}: {exc}")
+            return fail(f"--now {args.now!r}: {exc}", 2)
         clock = lambda: now  # noqa: E731
     try:
         dlq = open(args.dlq, "wb") if args.dlq else None  # noqa: SIM115
     except OSError as exc:
-        return _fail(f"--dlq {args.dlq}: cannot write: {exc.strerror}")
+        return fail(f"--dlq {args.dlq}: cannot write: {exc.strerror}", 2)
     try:
         stats = replay(sys.stdin.buffer, sys.stdout.buffer, dlq, config, clock)
     finally:
@@ -72,11 +73,6 @@ def _run_replay(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     print(stats.summary(), file=sys.stderr)
     return 0
-
-
-def _fail(message: str) -> int:
-    print(f"rankstream: error: {message}", file=sys.stderr)
-    return 2
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .cliargs import describe_error, fail, positive_float, positive_int, settings_for
 from .engine.timefmt import format_ms
 
 if TYPE_CHECKING:
@@ -375,14 +376,14 @@ def add_parser(
         help="topic to write to (default: $RANKSTREAM_SCORES_TOPIC or scores)",
     )
     parser.add_argument(
-        "--rate", type=_positive_float, default=50.0, help="events per second (default: 50)"
+        "--rate", type=positive_float, default=50.0, help="events per second (default: 50)"
     )
     parser.add_argument(
-        "--users", type=_positive_int, default=200, help="distinct users (default: 200)"
+        "--users", type=positive_int, default=200, help="distinct users (default: 200)"
     )
     parser.add_argument(
         "--duration",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help="stop after this many seconds (default: run until Ctrl-C)",
     )
@@ -391,7 +392,7 @@ def add_parser(
     )
     parser.add_argument(
         "--invalid-every",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="make every N-th message the invalid line 'User Score Update' (for the DLQ)",
@@ -403,36 +404,13 @@ def add_parser(
     return parser
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
 def _run_demo(args: argparse.Namespace) -> int:
-    from .settings import SettingsError, load_settings
-    from .watch import describe_error
+    from .settings import SettingsError
 
-    settings: Settings | None = getattr(args, "_settings", None)
-    if settings is None:
-        try:
-            settings = load_settings()
-        except SettingsError as exc:
-            return _fail(str(exc))
+    try:
+        settings = settings_for(args)
+    except SettingsError as exc:
+        return fail(str(exc))
     bootstrap = args.bootstrap or settings.kafka_bootstrap
     topic = args.topic or settings.scores_topic
     rng = random.Random(args.seed)
@@ -469,11 +447,6 @@ def _run_demo(args: argparse.Namespace) -> int:
         print(stats.summary(topic) + " (stopped)", file=sys.stderr)
         return 0
     except Exception as exc:  # a Kafka or network error: report it, no traceback
-        return _fail(f"cannot produce to {topic!r} on {bootstrap}: {describe_error(exc)}")
+        return fail(f"cannot produce to {topic!r} on {bootstrap}: {describe_error(exc)}")
     print(stats.summary(topic), file=sys.stderr)
     return 0
-
-
-def _fail(message: str) -> int:
-    print(f"rankstream: error: {message}", file=sys.stderr)
-    return 1

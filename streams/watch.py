@@ -38,6 +38,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
+from .cliargs import describe_error, fail, positive_int, settings_for
 from .fold import Folded, WindowKey
 
 if TYPE_CHECKING:
@@ -286,7 +287,7 @@ def add_parser(
         help="show only this board (repeatable; default: all boards)",
     )
     parser.add_argument(
-        "--limit", type=_positive_int, default=10, help="rows per window (default: 10)"
+        "--limit", type=positive_int, default=10, help="rows per window (default: 10)"
     )
     parser.add_argument(
         "--max-seconds",
@@ -298,25 +299,13 @@ def add_parser(
     return parser
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def _run_watch(args: argparse.Namespace) -> int:
-    from .settings import SettingsError, load_settings
+    from .settings import SettingsError
 
-    settings: Settings | None = getattr(args, "_settings", None)
-    if settings is None:
-        try:
-            settings = load_settings()
-        except SettingsError as exc:
-            return _fail(str(exc))
+    try:
+        settings = settings_for(args)
+    except SettingsError as exc:
+        return fail(str(exc))
     bootstrap = args.bootstrap or settings.kafka_bootstrap
     topic = args.topic or settings.changes_topic
     coro = watch(
@@ -332,18 +321,5 @@ def _run_watch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     except Exception as exc:  # a Kafka or network error: report it, no traceback
-        return _fail(f"cannot read {topic!r} on {bootstrap}: {describe_error(exc)}")
+        return fail(f"cannot read {topic!r} on {bootstrap}: {describe_error(exc)}")
     return 0
-
-
-def describe_error(exc: BaseException) -> str:
-    """``Type: message``, once (aiokafka's errors already start with their type name)."""
-    name, text = type(exc).__name__, str(exc)
-    if not text:
-        return name
-    return text if text.startswith(name) else f"{name}: {text}"
-
-
-def _fail(message: str) -> int:
-    print(f"rankstream: error: {message}", file=sys.stderr)
-    return 1

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
+from .cliargs import fail, settings_for
 from .engine.config import ConfigError, load_boards
-from .settings import load_settings
+from .settings import SettingsError
 
 
 def add_parser(sub: Any) -> None:
@@ -22,19 +22,19 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings()
     try:
+        settings = settings_for(args)
         boards = load_boards(settings.boards)
+    except SettingsError as exc:
+        return fail(str(exc), 2)
     except ConfigError as exc:
-        print(f"rankstream: error: RANKSTREAM_BOARDS: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"RANKSTREAM_BOARDS: {exc}", 2)
     if settings.processing_guarantee == "exactly_once":
-        print(
-            "rankstream: error: processing_guarantee=exactly_once (the contract's default) is "
-            "not implemented yet; set RANKSTREAM_PROCESSING_GUARANTEE=at_least_once",
-            file=sys.stderr,
+        return fail(
+            "processing_guarantee=exactly_once (the contract's default) is not implemented "
+            "yet; set RANKSTREAM_PROCESSING_GUARANTEE=at_least_once",
+            2,
         )
-        return 2
     from faust import Worker
 
     from .app import create_app

@@ -1,0 +1,52 @@
+"""Argument types and error reporting shared by the `rankstream` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def fail(message: str, status: int = 1) -> int:
+    """Print one clear error line and return the exit status (no traceback for users)."""
+    print(f"rankstream: error: {message}", file=sys.stderr)
+    return status
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Type: message``, once (aiokafka's errors already start with their type name)."""
+    name, text = type(exc).__name__, str(exc)
+    if not text:
+        return name
+    return text if text.startswith(name) else f"{name}: {text}"
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    """The settings a subcommand was built with, else read now (may raise SettingsError)."""
+    from .settings import load_settings
+
+    given: Settings | None = getattr(args, "_settings", None)
+    return given if given is not None else load_settings()
