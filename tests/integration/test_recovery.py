@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from rocksdict import Options, Rdict
 
 from bench.gen_events import GenConfig, iter_lines
@@ -131,14 +130,20 @@ def test_retention_removes_closed_windows_also_after_a_rebuild(
     assert daily_periods(snapshot(data)) == kept
 
 
-@pytest.mark.known_bug
-def test_two_workers_split_the_work_and_survive_a_sigkill(job_factory: Callable[..., Job]) -> None:
-    """Reproduces an open problem (not run by `make test`; `make test-known-bugs` runs it).
+def assigned_block(job: Job, worker: int) -> str:
+    """The worker's latest partition assignment table from its log."""
+    text = job.log_tail(worker, lines=5000)
+    start = text.rfind("Setting newly assigned partitions")
+    return text[start : text.find("for group", start)] if start >= 0 else ""
 
-    After the SIGKILL the survivor is assigned every partition and recovers, but its intake
-    stops part-way through one scores partition (committed 185 of 273 in the first
-    reproduction), so the boards never converge. This matches faust-streaming's known
-    rebalance problems (prefetched events and stalled streams after reassignment).
+
+def test_two_workers_split_the_work_and_survive_a_sigkill(job_factory: Callable[..., Job]) -> None:
+    """Both workers own ranking partitions; SIGKILL one mid-stream and the survivor takes
+    over (after the session timeout) and the push topic still folds to the reference.
+
+    History: with a per-event intake this stalled part-way through one partition after the
+    takeover (committed 185 of 273); since the intake takes batches it has passed every run.
+    The cause was not pinned down, so this test stays in the suite as the guard.
     """
     job = job_factory(boards=BOARDS)
     config = load_boards(BOARDS)
@@ -150,6 +155,8 @@ def test_two_workers_split_the_work_and_survive_a_sigkill(job_factory: Callable[
     wait_ready(job, 1)
     produce(job.bootstrap, job.scores, lines[:700])
     time.sleep(2)
+    for worker in (0, 1):
+        assert "scores-by-board" in assigned_block(job, worker), job.log_tail(worker)
     os.killpg(job.procs[1].pid, signal.SIGKILL)  # mid-stream: the survivor must take over
     produce(job.bootstrap, job.scores, lines[700:])
     run_until_folded(job, reference_tops(config, now, lines), timeout=150)
