@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import faust
 from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyped]
+from aiokafka.producer.message_accumulator import BatchBuilder  # type: ignore[import-untyped]
 
 from .engine.config import BoardsConfig, load_boards
 from .engine.core import is_future
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+#: Upper bound of one atomic changelog flush; the changelog topic accepts batches this big.
+CHANGELOG_BATCH_BYTES = 16 * 1024 * 1024
 
 
 class _FaustSink:
@@ -89,7 +94,25 @@ class _FaustSink:
         await self._send(topic, grouped)
 
     async def changelog(self, partition: int, items: Sequence[tuple[bytes, bytes | None]]) -> None:
-        await self._send(self._changelog, {partition: list(items)})
+        """One record batch per flush: Kafka appends a batch atomically, so a worker killed
+        mid-flush leaves either all of a batch's state in the changelog or none of it. (A
+        prefix would be wrong: dedup markers without their score updates lose scores.)"""
+        producer = self._producer()
+        batch = BatchBuilder(
+            CHANGELOG_BATCH_BYTES,
+            producer._message_accumulator._compression_type,
+            is_transactional=False,
+        )
+        for key, value in items:
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                # Only a retention drop of a very large window gets here. Its tombstones
+                # are idempotent, so sending them in several batches is safe enough.
+                log.warning(
+                    "changelog flush of %d keys exceeds one batch; sending in parts", len(items)
+                )
+                await self._send(self._changelog, {partition: list(items)})
+                return
+        await (await producer.send_batch(batch, self._changelog, partition=partition))
 
     async def dead_letter(self, value: bytes) -> Awaitable[Any]:
         return await self._dlq.send(value=value)
@@ -165,6 +188,7 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
             "write_buffer_size": settings.rocksdb_write_buffer_mb * 1024 * 1024,
             "max_write_buffer_number": 2,
         },
+        extra_topic_configs={"max.message.bytes": str(CHANGELOG_BATCH_BYTES + 1024 * 1024)},
         key_type=bytes,  # bytes keys and values use faust's raw serializer
         value_type=bytes,
     )
@@ -182,7 +206,6 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
         wall_clock_ms,
         sink,
     )
-    app.ranker = ranker  # type: ignore[attr-defined]
 
     @app.agent(scores)
     async def intake(stream: faust.StreamT[bytes]) -> None:
