@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import Any, cast
 
 import faust
@@ -207,12 +207,15 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
         sink,
     )
 
+    def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[faust.EventT[bytes]]]:
+        """Both agents work on batches; take_events acks a batch only when the next one is
+        asked for, i.e. after the loop body has finished with it."""
+        within = settings.batch_max_ms / 1000
+        return cast(faust.Stream[bytes], stream).take_events(settings.batch_max_events, within)
+
     @app.agent(scores)
     async def intake(stream: faust.StreamT[bytes]) -> None:
-        within = settings.batch_max_ms / 1000
-        async for batch in cast(faust.Stream[bytes], stream).take_events(
-            settings.batch_max_events, within
-        ):
+        async for batch in batches(stream):
             try:
                 forwards: list[tuple[bytes, bytes]] = []
                 letters: list[bytes] = []
@@ -241,10 +244,7 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
 
     @app.agent(by_board)
     async def rank(stream: faust.StreamT[bytes]) -> None:
-        within = settings.batch_max_ms / 1000
-        async for batch in cast(faust.Stream[bytes], stream).take_events(
-            settings.batch_max_events, within
-        ):
+        async for batch in batches(stream):
             try:
                 items = [
                     Item(

@@ -10,6 +10,19 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 
+def add_kafka_options(
+    parser: argparse.ArgumentParser, bootstrap: str | None, topic: str | None, topic_help: str
+) -> None:
+    """``--bootstrap`` and ``--topic``; None defaults are filled from the settings at run
+    time, so a bad environment cannot break commands that do not use Kafka."""
+    parser.add_argument(
+        "--bootstrap",
+        default=bootstrap,
+        help="Kafka bootstrap servers (default: $RANKSTREAM_KAFKA_BOOTSTRAP or localhost:9092)",
+    )
+    parser.add_argument("--topic", default=topic, help=topic_help)
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

@@ -51,7 +51,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .cliargs import describe_error, fail, positive_float, positive_int, settings_for
+from .cliargs import (
+    add_kafka_options,
+    describe_error,
+    fail,
+    positive_float,
+    positive_int,
+    settings_for,
+)
 from .engine.timefmt import format_ms
 
 if TYPE_CHECKING:
@@ -365,15 +372,11 @@ def add_parser(
         description="Writes score events (boards arena, speedrun, likes; Zipf-skewed users; "
         "event time = now) to the scores topic at a steady rate until Ctrl-C.",
     )
-    parser.add_argument(
-        "--bootstrap",
-        default=None if settings is None else settings.kafka_bootstrap,
-        help="Kafka bootstrap servers (default: $RANKSTREAM_KAFKA_BOOTSTRAP or localhost:9092)",
-    )
-    parser.add_argument(
-        "--topic",
-        default=None if settings is None else settings.scores_topic,
-        help="topic to write to (default: $RANKSTREAM_SCORES_TOPIC or scores)",
+    add_kafka_options(
+        parser,
+        None if settings is None else settings.kafka_bootstrap,
+        None if settings is None else settings.scores_topic,
+        "topic to write to (default: $RANKSTREAM_SCORES_TOPIC or scores)",
     )
     parser.add_argument(
         "--rate", type=positive_float, default=50.0, help="events per second (default: 50)"

@@ -38,7 +38,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from .cliargs import describe_error, fail, positive_int, settings_for
+from .cliargs import add_kafka_options, describe_error, fail, positive_int, settings_for
 from .fold import Folded, WindowKey
 
 if TYPE_CHECKING:
@@ -264,15 +264,11 @@ def add_parser(
         "weekly and all-time top of each board until Ctrl-C. Plain frames when stdout is "
         "not a terminal.",
     )
-    parser.add_argument(
-        "--bootstrap",
-        default=None if settings is None else settings.kafka_bootstrap,
-        help="Kafka bootstrap servers (default: $RANKSTREAM_KAFKA_BOOTSTRAP or localhost:9092)",
-    )
-    parser.add_argument(
-        "--topic",
-        default=None if settings is None else settings.changes_topic,
-        help="push topic to read (default: $RANKSTREAM_CHANGES_TOPIC or rank-changes)",
+    add_kafka_options(
+        parser,
+        None if settings is None else settings.kafka_bootstrap,
+        None if settings is None else settings.changes_topic,
+        "push topic to read (default: $RANKSTREAM_CHANGES_TOPIC or rank-changes)",
     )
     parser.add_argument(
         "--from-beginning",

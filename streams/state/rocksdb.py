@@ -210,6 +210,13 @@ class RocksStore:
         return self._db.get(physical)
 
     def put(self, space: bytes, key: bytes, value: bytes) -> None:
+        self._pend(space, key, value)
+
+    def delete(self, space: bytes, key: bytes) -> None:
+        self._pend(space, key, None)
+
+    def _pend(self, space: bytes, key: bytes, value: bytes | None) -> None:
+        """Record a write (None: delete) in the space's overlay until the next flush."""
         overlay = self._overlay.get(space)
         if overlay is None:
             overlay = self._overlay[space] = _Overlay(space)
@@ -217,15 +224,6 @@ class RocksStore:
         if overlay.order is not None and key not in values:
             insort(overlay.order, key)
         values[key] = value
-
-    def delete(self, space: bytes, key: bytes) -> None:
-        overlay = self._overlay.get(space)
-        if overlay is None:
-            overlay = self._overlay[space] = _Overlay(space)
-        values = overlay.values
-        if overlay.order is not None and key not in values:
-            insort(overlay.order, key)
-        values[key] = None
 
     def scan(self, space: bytes, after: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
         """Items of ``space`` with key > ``after``, ascending: the overlay merged with the
