@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run replay-example test test-unit test-integration test-known-bugs lint fmt schemas schemas-check \
+.PHONY: help install run replay-example test test-unit test-integration lint fmt schemas schemas-check \
         bench bench-engine bench-worker clean
 
 help: ## list the targets
@@ -33,9 +33,6 @@ replay-example: $(STAMP) ## replay examples/events.jsonl and print the resulting
 
 test: $(STAMP) lint schemas-check kafka-up ## everything CI runs (starts the local Kafka)
 	$(BIN)/pytest tests
-
-test-known-bugs: $(STAMP) kafka-up ## reproductions of open bugs (expected to fail now and then)
-	$(BIN)/pytest -m known_bug tests
 
 test-integration: $(STAMP) kafka-up ## integration tests only (real Kafka)
 	$(BIN)/pytest tests/integration

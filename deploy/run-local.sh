@@ -13,7 +13,7 @@ bash deploy/kafka/up.sh
 
 export RANKSTREAM_BOARDS="${RANKSTREAM_BOARDS:-$root/examples/boards.toml}"
 # Exactly-once (the contract's default) is not implemented yet; see README "Status".
-export RANKSTREAM_PROCESSING_GUARANTEE="${RANKSTREAM_PROCESSING_GUARANTEE:-at_least_once}"
+
 
 pids=()
 cleanup() {

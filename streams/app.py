@@ -10,24 +10,32 @@ skip the message, so input problems become dead letters and anything else stops 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import time
-from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import faust
-from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyped]
-from aiokafka.producer.message_accumulator import BatchBuilder  # type: ignore[import-untyped]
 
+from .consumer import consumer_class
 from .engine.config import BoardsConfig, load_boards
 from .engine.core import is_future
 from .engine.events import dumps
 from .intake import Rejection, dead_letter_for_source, decode_event
-from .ranker import Item, Ranker
+from .publish import (
+    CHANGELOG_BATCH_BYTES,
+    NotOwned,
+    Outputs,
+    PlainPublisher,
+    Publisher,
+    TransactionalPublisher,
+    Unit,
+)
+from .ranker import STAGE, Item, Ranker
+from .restore import restore
 from .settings import Settings
+from .state.rocksdb import RocksStore, RocksTuning
 from .wire import decode_event as decode_internal
 from .wire import encode_event
 
@@ -38,98 +46,21 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-#: Upper bound of one atomic changelog flush; the changelog topic accepts batches this big.
-CHANGELOG_BATCH_BYTES = 16 * 1024 * 1024
+class _Declarer:
+    """Creates output topics before their first record: faust only declares topics it
+    consumes, and a production broker usually does not auto-create topics."""
 
-
-class _FaustSink:
-    """Sends the ranker's output with aiokafka's batch API on faust's own producer.
-
-    faust flushes that producer before it commits offsets. Records are grouped by the
-    partition the default (murmur2) partitioner gives their key, as ``Topic.send`` would,
-    and appended in order, so each board's records keep their order.
-    """
-
-    def __init__(
-        self,
-        app: faust.App,
-        changes: str,
-        dlq: faust.TopicT,
-        changelog: str,
-        outputs: list[faust.TopicT],
-    ) -> None:
-        self._app = app
-        self._changes = changes
-        self._dlq = dlq
-        self._changelog = changelog
-        self._partitioner = DefaultPartitioner()
+    def __init__(self, outputs: list[faust.TopicT]) -> None:
         self._undeclared = {topic.get_topic_name(): topic for topic in outputs}
 
-    async def _declare(self, topic: str) -> None:
-        """Create an output topic before its first record: faust only declares topics it
-        consumes, and a production broker usually does not auto-create topics."""
+    async def __call__(self, topic: str) -> None:
         output = self._undeclared.pop(topic, None)
         if output is not None:
             await output.maybe_declare()
 
-    def _producer(self) -> Any:
-        return self._app.producer._ensure_producer()  # type: ignore[attr-defined]
-
-    async def changes(self, records: Sequence[tuple[bytes, bytes]]) -> None:
-        await self.keyed(self._changes, records)
-
-    async def keyed(self, topic: str, records: Sequence[tuple[bytes, bytes]]) -> None:
-        """Send (key, value) pairs to ``topic``, partitioned by key; an empty key (dead
-        letters) spreads records round the partitions by position."""
-        if not records:
-            return
-        await self._declare(topic)
-        partitions = sorted(await self._producer().partitions_for(topic))
-        grouped: dict[int, list[tuple[bytes, bytes | None]]] = defaultdict(list)
-        for n, (key, value) in enumerate(records):
-            if key:
-                grouped[self._partitioner(key, partitions, partitions)].append((key, value))
-            else:
-                grouped[partitions[n % len(partitions)]].append((None, value))  # type: ignore[arg-type]
-        await self._send(topic, grouped)
-
-    async def changelog(self, partition: int, items: Sequence[tuple[bytes, bytes | None]]) -> None:
-        """One record batch per flush: Kafka appends a batch atomically, so a worker killed
-        mid-flush leaves either all of a batch's state in the changelog or none of it. (A
-        prefix would be wrong: dedup markers without their score updates lose scores.)"""
-        producer = self._producer()
-        batch = BatchBuilder(
-            CHANGELOG_BATCH_BYTES,
-            producer._message_accumulator._compression_type,
-            is_transactional=False,
-        )
-        for key, value in items:
-            if batch.append(key=key, value=value, timestamp=None) is None:
-                # Only a retention drop of a very large window gets here. Its tombstones
-                # are idempotent, so sending them in several batches is safe enough.
-                log.warning(
-                    "changelog flush of %d keys exceeds one batch; sending in parts", len(items)
-                )
-                await self._send(self._changelog, {partition: list(items)})
-                return
-        await (await producer.send_batch(batch, self._changelog, partition=partition))
-
-    async def dead_letter(self, value: bytes) -> Awaitable[Any]:
-        return await self._dlq.send(value=value)
-
-    async def _send(self, topic: str, grouped: dict[int, list[tuple[bytes, bytes | None]]]) -> None:
-        producer = self._producer()
-        sent = []
-        for partition, items in grouped.items():
-            batch = producer.create_batch()
-            for key, value in items:
-                if batch.append(key=key, value=value, timestamp=None) is None:  # batch full
-                    sent.append(await producer.send_batch(batch, topic, partition=partition))
-                    batch = producer.create_batch()
-                    if batch.append(key=key, value=value, timestamp=None) is None:
-                        raise ValueError(f"a record of {len(value or b'')} bytes exceeds a batch")
-            sent.append(await producer.send_batch(batch, topic, partition=partition))
-        await asyncio.gather(*sent)
+    async def all(self) -> None:
+        for topic in list(self._undeclared):
+            await self(topic)
 
 
 def _die(what: str) -> None:
@@ -157,18 +88,40 @@ def _raw_topic(app: faust.App, name: str, partitions: int | None = None) -> faus
     )
 
 
+def _publisher(app: faust.App, settings: Settings, outputs: Outputs) -> Publisher:
+    if settings.processing_guarantee == "exactly_once":
+        return TransactionalPublisher(
+            outputs,
+            bootstrap=settings.kafka_bootstrap,
+            app_id=settings.app_id,
+            linger_ms=settings.producer_linger_ms,
+            transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
+        )
+    return PlainPublisher(outputs, app.producer._ensure_producer)  # type: ignore[attr-defined]
+
+
+#: A transaction left open by a killed worker holds read_committed consumers back until its
+#: partition's next owner starts (which aborts it) or this timeout passes.
+TRANSACTION_TIMEOUT_MS = 30_000
+
+
 def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.App:
     config = boards if boards is not None else load_boards(settings.boards)
+    exactly_once = settings.processing_guarantee == "exactly_once"
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
         store="rocksdb://",
         datadir=str(settings.data_dir),
+        # faust's own exactly-once mode is not used even when we give exactly-once:
+        # streams.publish explains why and does the transactions itself.
         processing_guarantee="at_least_once",
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         producer_linger_ms=settings.producer_linger_ms,
         broker_commit_interval=settings.commit_interval_s,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         web_port=settings.web_port,
         web_host="localhost",
         table_standby_replicas=0,
@@ -176,35 +129,64 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
     )
     scores = _raw_topic(app, settings.scores_topic)
     by_board = _raw_topic(app, f"{settings.app_id}-scores-by-board", settings.partitions)
-    # Output topics are declared (created when missing) by the worker at start-up, so the
+    scores_name, by_board_name = scores.get_topic_name(), by_board.get_topic_name()
+    # Output topics are declared (created when missing) before their first record, so the
     # first record never races the broker's auto-creation.
     changes = _raw_topic(app, settings.changes_topic, settings.partitions)
     dlq = _raw_topic(app, settings.dlq_topic, settings.partitions)
-    table = app.Table(
+    state_log = app.topic(
+        f"{settings.app_id}-state-log",
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+        internal=True,
+        compacting=True,
+        config={"max.message.bytes": str(CHANGELOG_BATCH_BYTES + 1024 * 1024)},
+    )
+    # The state lives in one RocksDB (rocksdict) per by-board partition, opened by the
+    # ranker; the changelog is ``state_log`` (see streams.restore). This faust table holds
+    # no data: it makes faust's assignor keep table partition p with by-board partition p
+    # and lets the web layer route a board's queries to the worker that owns it. (faust's
+    # table storage is not used: on a rebalance it drops the database handle of every
+    # partition, even one that stays, and its recovery cannot read a transactional log.)
+    app.Table(
         "state",
         partitions=settings.partitions,
-        options={
-            "block_cache_size": settings.rocksdb_block_cache_mb * 1024 * 1024,
-            "write_buffer_size": settings.rocksdb_write_buffer_mb * 1024 * 1024,
-            "max_write_buffer_number": 2,
-        },
-        extra_topic_configs={"max.message.bytes": str(CHANGELOG_BATCH_BYTES + 1024 * 1024)},
         key_type=bytes,  # bytes keys and values use faust's raw serializer
         value_type=bytes,
     )
-    future_detail = f"ts is more than {config.max_future_seconds}s ahead of the wall clock"
-    sink = _FaustSink(
-        app,
-        changes.get_topic_name(),
-        dlq,
-        table.changelog_topic.get_topic_name(),
-        outputs=[changes, dlq],
+    tuning = RocksTuning(
+        block_cache_bytes=settings.rocksdb_block_cache_mb * 1024 * 1024,
+        write_buffer_bytes=settings.rocksdb_write_buffer_mb * 1024 * 1024,
     )
+    state_dir = settings.data_dir / f"{settings.app_id}-state"
+
+    def open_store(partition: int) -> RocksStore:
+        path = state_dir / f"p{partition}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return RocksStore(path, tuning)
+
+    app.transport.Consumer = consumer_class(  # type: ignore[misc]
+        {scores_name, by_board_name} if exactly_once else set()
+    )
+    declare = _Declarer([changes, dlq, by_board, state_log])
+    outputs = Outputs(state_log.get_topic_name(), declare=declare)
+    publisher = _publisher(app, settings, outputs)
+    future_detail = f"ts is more than {config.max_future_seconds}s ahead of the wall clock"
+
+    async def restore_partition(store: RocksStore, partition: int) -> int:
+        await declare(outputs.changelog_topic)  # it may be read before its first write
+        return await restore(store, settings.kafka_bootstrap, outputs.changelog_topic, partition)
+
     ranker = Ranker(
         config,
-        lambda partition: table.data._db_for_partition(partition),  # type: ignore[attr-defined]
+        open_store,
         wall_clock_ms,
-        sink,
+        publisher,
+        (changes.get_topic_name(), dlq.get_topic_name()),
+        restore_partition,
     )
 
     def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[faust.EventT[bytes]]]:
@@ -213,32 +195,46 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
         within = settings.batch_max_ms / 1000
         return cast(faust.Stream[bytes], stream).take_events(settings.batch_max_events, within)
 
+    def intake_unit(partition: int, events: list[faust.EventT[bytes]], now: int) -> Unit:
+        unit = Unit(scores_name, partition, events[-1].message.offset + 1)
+        for event in events:
+            message = event.message
+            raw_value = message.value or b""
+            decoded = decode_event(raw_value)
+            if not isinstance(decoded, Rejection) and is_future(
+                decoded.ts, now, config.max_future_seconds
+            ):
+                decoded = Rejection("future", future_detail)
+            if isinstance(decoded, Rejection):
+                letter = dead_letter_for_source(
+                    decoded, raw_value, message.topic, message.partition, message.offset
+                )
+                unit.records.append((dlq.get_topic_name(), b"", dumps(letter).encode()))
+            else:
+                unit.records.append((by_board_name, decoded.board.encode(), encode_event(decoded)))
+        return unit
+
     @app.agent(scores)
     async def intake(stream: faust.StreamT[bytes]) -> None:
         async for batch in batches(stream):
             try:
-                forwards: list[tuple[bytes, bytes]] = []
-                letters: list[bytes] = []
                 now = wall_clock_ms()
+                by_partition: dict[int, list[faust.EventT[bytes]]] = {}
                 for event in batch:
-                    message = event.message
-                    raw_value = message.value or b""
-                    decoded = decode_event(raw_value)
-                    if not isinstance(decoded, Rejection) and is_future(
-                        decoded.ts, now, config.max_future_seconds
-                    ):
-                        decoded = Rejection("future", future_detail)
-                    if isinstance(decoded, Rejection):
-                        letter = dead_letter_for_source(
-                            decoded, raw_value, message.topic, message.partition, message.offset
-                        )
-                        letters.append(dumps(letter).encode())
-                    else:
-                        forwards.append((decoded.board.encode(), encode_event(decoded)))
-                await sink.keyed(by_board.get_topic_name(), forwards)
-                await sink.keyed(dlq.get_topic_name(), [(b"", letter) for letter in letters])
-                for _ in letters:
-                    ranker.counts.add("invalid")
+                    by_partition.setdefault(event.message.partition, []).append(event)
+                for partition, events in by_partition.items():
+                    done = publisher.position("intake", partition)
+                    events = [e for e in events if e.message.offset >= done]  # redelivered
+                    if not events:
+                        continue
+                    unit = intake_unit(partition, events, now)
+                    try:
+                        await publisher.publish("intake", unit)
+                    except NotOwned:
+                        continue  # the partition's new owner reads these events again
+                    invalid = sum(1 for topic, _, _ in unit.records if topic != by_board_name)
+                    if invalid:
+                        ranker.counts.add("invalid", invalid)
             except BaseException:
                 _die("intake: batch failed")
 
@@ -273,9 +269,29 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
                 events / counts.batches,
             )
 
+    def partitions_of(tps: set[Any], topic: str) -> list[int]:
+        return sorted(tp.partition for tp in tps if tp.topic == topic)
+
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def _forget_engines(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
-        # A revoked partition's engine caches go stale once another worker writes to it.
-        ranker.revoke(tp.partition for tp in revoked if tp.topic == by_board.get_topic_name())
+    async def _revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
+        # Waits for each stage's unit in flight; new units wait for the new assignment.
+        await publisher.revoked("intake", partitions_of(revoked, scores_name))
+        await publisher.revoked(STAGE, partitions_of(revoked, by_board_name))
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def _assigned(app: faust.App, assigned: set[Any], **kwargs: Any) -> None:
+        try:
+            await declare.all()
+            await publisher.assigned("intake", partitions_of(assigned, scores_name))
+            await publisher.assigned(STAGE, partitions_of(assigned, by_board_name))
+        except BaseException:
+            _die("could not initialise transactional producers")
+        ranker.assign(partitions_of(assigned, by_board_name))
+
+    @app.service
+    class _Stopper(faust.Service):
+        async def on_stop(self) -> None:
+            await publisher.stop()
+            ranker.close()
 
     return app

@@ -1,13 +1,16 @@
 """The adapter between Faust and the engine: one engine per partition of the by-board topic.
 
-Each partition's engine keeps its state in that partition's RocksDB (the one faust's table
-store opened and restores from the changelog) through a write-back :class:`RocksStore`. A
-batch of events is applied, its records are sent and acknowledged, and only then is the
-state flushed: one RocksDB write batch and one changelog record per changed key. Faust acks
-the offsets after that, so a crash at any point replays events whose state was not saved
-(their records may repeat: at-least-once) and never skips one. Changelog writes name their
-partition explicitly, so nothing depends on faust's "current event" context, which a batch
-from ``take_events`` does not have.
+Each partition's engine keeps its state in that partition's RocksDB through a write-back
+:class:`RocksStore`. A batch is handled per input partition (a :class:`~streams.publish.Unit`):
+its events are applied, its records and state changes are published together (with
+exactly-once: in one Kafka transaction that also commits the input offset), and only then is
+the state written to RocksDB, with the changelog position in the same write batch. So the
+local database is never ahead of the committed changelog, a crash at any point leaves
+either the unit's output and state committed or neither, and replayed input is dropped as a
+duplicate by the engine's dedup because its state was committed with its output.
+
+Before a partition's engine is used, its RocksDB is caught up with the changelog
+(:mod:`streams.restore`): after a takeover, another worker may have moved it on.
 """
 
 from __future__ import annotations
@@ -15,31 +18,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from .engine.config import BoardsConfig
 from .engine.core import Engine, Outcome
 from .engine.events import ScoreEvent, dumps
 from .intake import Rejection, dead_letter_for_source
+from .publish import NotOwned, Publisher, Unit
 from .state.rocksdb import RocksStore
 
-
-class Sink(Protocol):
-    """Where the ranker's output goes. Each call returns once the broker acknowledged it.
-
-    Records come a batch at a time because sending them one by one through faust's
-    ``Topic.send`` was most of the worker's time (profiled with py-spy).
-    """
-
-    async def changes(self, records: Sequence[tuple[bytes, bytes]]) -> None:
-        """Send (board, record) pairs to the push topic, keeping their order per board."""
-        ...
-
-    async def changelog(self, partition: int, items: Sequence[tuple[bytes, bytes | None]]) -> None:
-        """Send state changes (None: delete) to the changelog's ``partition``."""
-        ...
-
-    async def dead_letter(self, value: bytes) -> Awaitable[Any]: ...
+STAGE = "rank"
 
 
 @dataclass(slots=True)
@@ -50,13 +37,13 @@ class Counts:
     records: int = 0
     batches: int = 0
 
-    def add(self, outcome: str) -> None:
-        self.by_outcome[outcome] = self.by_outcome.get(outcome, 0) + 1
+    def add(self, outcome: str, n: int = 1) -> None:
+        self.by_outcome[outcome] = self.by_outcome.get(outcome, 0) + n
 
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One event of a batch, with where it came from (for dead letters)."""
+    """One event of a batch, with where it came from (for dead letters and offsets)."""
 
     topic: str
     partition: int
@@ -69,66 +56,123 @@ class Ranker:
     def __init__(
         self,
         config: BoardsConfig,
-        open_db: Callable[[int], Any],
+        open_store: Callable[[int], RocksStore],
         clock: Callable[[], int],
-        sink: Sink,
+        publisher: Publisher,
+        topics: tuple[str, str],
+        restore: Callable[[RocksStore, int], Awaitable[int]],
     ) -> None:
-        """``open_db(partition)`` returns the partition's rocksdict ``Rdict`` (faust's)."""
+        """``open_store(partition)`` opens the partition's RocksDB; ``topics`` is (push
+        topic, dead-letter topic); ``restore(store, partition)`` catches a store up with
+        the changelog."""
         self._config = config
-        self._open_db = open_db
+        self._open_store = open_store
         self._clock = clock
-        self._sink = sink
+        self._publisher = publisher
+        self._changes_topic, self._dlq_topic = topics
+        self._restore = restore
         self._engines: dict[int, tuple[Engine, RocksStore]] = {}
+        self._ready: dict[int, asyncio.Task[tuple[Engine, RocksStore]]] = {}
         self.counts = Counts()
 
-    def revoke(self, partitions: Iterable[int]) -> None:
-        """Forget engines of partitions this worker no longer owns (their caches go stale)."""
-        for partition in partitions:
-            self._engines.pop(partition, None)
+    # -- ownership ---------------------------------------------------------------------
 
-    def _engine(self, partition: int) -> tuple[Engine, RocksStore]:
+    def assign(self, partitions: Iterable[int]) -> None:
+        """Take the worker's whole new assignment: close what is no longer ours and start
+        restoring what is new in the background (a partition's first batch, or query,
+        waits for its restore).
+
+        Engines of partitions we keep stay as they are. faust's (eager) rebalance revokes
+        every partition and then assigns the new set; nobody else can have written to a
+        partition that is ours both before and after, so its caches are still right, and
+        an event batch that was in flight during the rebalance can still be committed."""
+        owned = set(partitions)
+        self.release(p for p in list(self._engines) + list(self._ready) if p not in owned)
+        for partition in owned:
+            if partition not in self._engines and partition not in self._ready:
+                self._ready[partition] = asyncio.ensure_future(self._open(partition))
+
+    def release(self, partitions: Iterable[int]) -> None:
+        """Close the stores of partitions this worker lost (another worker writes them now,
+        so the caches and the local database go stale; a later restore catches up)."""
+        for partition in set(partitions):
+            task = self._ready.pop(partition, None)
+            if task is not None:
+                task.cancel()
+            found = self._engines.pop(partition, None)
+            if found is not None:
+                found[1].close()
+
+    def close(self) -> None:
+        self.release(list(self._engines) + list(self._ready))
+
+    async def engine(self, partition: int) -> tuple[Engine, RocksStore]:
+        """The partition's engine and store, restored from the changelog first."""
         found = self._engines.get(partition)
-        if found is None:
-            store = RocksStore(self._open_db(partition))
-            found = self._engines[partition] = (Engine(self._config, store, self._clock), store)
+        if found is not None:
+            return found
+        if partition not in self._ready:
+            self._ready[partition] = asyncio.ensure_future(self._open(partition))
+        return await asyncio.shield(self._ready[partition])
+
+    async def _open(self, partition: int) -> tuple[Engine, RocksStore]:
+        store = self._open_store(partition)
+        try:
+            await self._restore(store, partition)
+        except BaseException:
+            store.close()
+            raise
+        found = self._engines[partition] = (Engine(self._config, store, self._clock), store)
+        self._ready.pop(partition, None)
         return found
 
+    # -- processing --------------------------------------------------------------------
+
     async def process(self, items: Sequence[Item]) -> None:
-        acks: list[Awaitable[Any]] = []
-        records: list[tuple[bytes, bytes]] = []
-        touched: set[int] = set()
-        sink = self._sink
+        by_partition: dict[int, list[Item]] = {}
         for item in items:
-            engine, _ = self._engine(item.partition)
-            touched.add(item.partition)
-            result = engine.apply(item.event)
-            if result.outcome is Outcome.FUTURE:
-                # The intake applies the same rule first; this only fires when the wall
-                # clock went back in between.
-                acks.append(await sink.dead_letter(self._future_letter(item)))
-                self.counts.add("invalid")
-                continue
-            self.counts.add(result.outcome.value)
-            if result.late:
-                self.counts.add("late")
-            if result.records:
-                key = item.event.board.encode()
-                records += [(key, record.to_json().encode()) for record in result.records]
-        self.counts.records += len(records)
-        await sink.changes(records)
-        await asyncio.gather(*acks)
-        await self.flush(touched)
+            by_partition.setdefault(item.partition, []).append(item)
+        for partition, share in by_partition.items():
+            await self._process_partition(partition, share)
         self.counts.batches += 1
 
-    async def flush(self, partitions: Iterable[int]) -> None:
-        """Persist each partition's pending state: the changelog first (acknowledged),
-        then the local RocksDB, so the changelog is never behind the local state."""
-        for partition in sorted(partitions):
-            _, store = self._engine(partition)
-            changes, commit = store.stage()
-            if changes:
-                await self._sink.changelog(partition, changes)
-            commit()
+    async def _process_partition(self, partition: int, items: list[Item]) -> None:
+        done = self._publisher.position(STAGE, partition)
+        items = [item for item in items if item.offset >= done]  # redelivered after a seek
+        if not items:
+            return
+        engine, store = await self.engine(partition)
+        unit = Unit(items[0].topic, partition, items[-1].offset + 1)
+        records = unit.records
+        counts: dict[str, int] = {}
+        for item in items:
+            result = engine.apply(item.event)
+            outcome = result.outcome
+            if outcome is Outcome.FUTURE:
+                # The intake applies the same rule first; this only fires when the wall
+                # clock went back in between.
+                records.append((self._dlq_topic, b"", self._future_letter(item)))
+                counts["invalid"] = counts.get("invalid", 0) + 1
+                continue
+            counts[outcome.value] = counts.get(outcome.value, 0) + 1
+            if result.late:
+                counts["late"] = counts.get("late", 0) + 1
+            if result.records:
+                key = item.event.board.encode()
+                topic = self._changes_topic
+                records += [(topic, key, record.to_json().encode()) for record in result.records]
+        unit.changelog, commit = store.stage()
+        try:
+            offset = await self._publisher.publish(STAGE, unit)
+        except NotOwned:
+            # Another worker owns the partition now and processes these events itself.
+            store.discard()
+            self.release([partition])
+            return
+        commit(offset)
+        for outcome_name, n in counts.items():
+            self.counts.add(outcome_name, n)
+        self.counts.records += sum(1 for topic, _, _ in records if topic == self._changes_topic)
 
     @staticmethod
     def _future_letter(item: Item) -> bytes:

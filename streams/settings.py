@@ -115,6 +115,14 @@ class Settings(BaseSettings):
         description="How often offsets (and, with exactly_once, transactions) are committed, "
         "in seconds; bounds the end-to-end latency of read_committed consumers.",
     )
+    session_timeout_s: float = Field(
+        30.0,
+        ge=6,
+        le=300,
+        allow_inf_nan=False,
+        description="Consumer group session timeout, in seconds: how long the group waits "
+        "for a worker that stopped answering before its partitions move to the others.",
+    )
     rocksdb_block_cache_mb: int = Field(
         64, ge=1, description="RocksDB block cache per table, in MiB."
     )

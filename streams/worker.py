@@ -29,12 +29,6 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc), 2)
     except ConfigError as exc:
         return fail(f"RANKSTREAM_BOARDS: {exc}", 2)
-    if settings.processing_guarantee == "exactly_once":
-        return fail(
-            "processing_guarantee=exactly_once (the contract's default) is not implemented "
-            "yet; set RANKSTREAM_PROCESSING_GUARANTEE=at_least_once",
-            2,
-        )
     from faust import Worker
 
     from .app import create_app

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_right, insort
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Final
@@ -68,6 +68,8 @@ __all__ = ["RocksStore", "RocksTuning", "rocksdb_options", "split_key"]
 
 SEP: Final = b"\x01"
 _END: Final = b"\x02"  # SEP + 1: the exclusive upper end of a space's range
+#: Where the changelog position is kept: no ``\x01``, and no space name starts with NUL.
+OFFSET_KEY: Final = b"\x00rankstream\x00changelog-offset"
 _MiB: Final = 1 << 20
 
 _COMPRESSIONS: Final = {
@@ -253,18 +255,25 @@ class RocksStore:
         (``None``: delete; the changelog's tombstone). Dropped spaces contribute a
         tombstone for each key they held on disk. Nothing is written for an empty batch."""
         changes, commit = self.stage()
-        commit()
+        commit(None)
         return changes
 
-    def stage(self) -> tuple[list[tuple[bytes, bytes | None]], Callable[[], None]]:
+    def stage(self) -> tuple[list[tuple[bytes, bytes | None]], Callable[[int | None], None]]:
         """The changes :meth:`flush` would write, and a function that writes them.
 
         The stream job sends the changes to the changelog and waits for the broker before
         it writes RocksDB, so the changelog (what a cold restart rebuilds from) is never
-        behind the local database. Nothing may be written to the store in between.
+        behind the local database. Nothing may be written to the store in between. The
+        commit function takes the changelog offset of the last change (or None) and saves
+        it in the same write batch, so a warm restart replays the changelog from there.
         """
         if not self._overlay:
-            return [], lambda: None
+
+            def nothing(offset: int | None) -> None:
+                if offset is not None:
+                    self._db.put(OFFSET_KEY, str(offset).encode())
+
+            return [], nothing
         changes: list[tuple[bytes, bytes | None]] = []
         batch = WriteBatch(raw_mode=True)
         for overlay in self._overlay.values():
@@ -290,11 +299,36 @@ class RocksStore:
                         batch.put(physical, value)
                     changes.append((physical, value))
 
-        def commit() -> None:
+        def commit(offset: int | None = None) -> None:
+            if offset is not None:
+                batch.put(OFFSET_KEY, str(offset).encode())
             self._db.write(batch)
             self._overlay.clear()
 
         return changes, commit
+
+    # -- the changelog position ----------------------------------------------------------
+
+    @property
+    def changelog_offset(self) -> int | None:
+        """Offset of the last changelog record this database reflects (None: none yet)."""
+        raw = self._db.get(OFFSET_KEY)
+        return None if raw is None else int(raw)
+
+    def apply_changelog(self, items: Iterable[tuple[bytes, bytes | None]], offset: int) -> None:
+        """Write changelog records (physical key, value or None) read back from Kafka, and
+        their position, in one write batch; the overlay must be empty (a restore runs
+        before the partition's engine exists)."""
+        if self._overlay:
+            raise RuntimeError("apply_changelog with unflushed changes")
+        batch = WriteBatch(raw_mode=True)
+        for physical, value in items:
+            if value is None:
+                batch.delete(physical)
+            else:
+                batch.put(physical, value)
+        batch.put(OFFSET_KEY, str(offset).encode())
+        self._db.write(batch)
 
     def discard(self) -> None:
         """Forget unflushed changes (e.g. on a rebalance, when their input offsets will

@@ -62,6 +62,7 @@ class Job:
     tmp: Path
     boards: Path | None = None
     partitions: int = 4
+    guarantee: str = "exactly_once"  # the contract's default
     app_id: str = field(default_factory=lambda: f"rs-{uuid.uuid4().hex[:10]}")
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     starts: dict[int, int] = field(default_factory=dict)
@@ -89,7 +90,8 @@ class Job:
             RANKSTREAM_DATA_DIR=str(self.tmp / f"data-{worker}"),
             RANKSTREAM_WEB_PORT=str(free_port()),
             RANKSTREAM_PARTITIONS=str(self.partitions),
-            RANKSTREAM_PROCESSING_GUARANTEE="at_least_once",
+            RANKSTREAM_PROCESSING_GUARANTEE=self.guarantee,
+            RANKSTREAM_SESSION_TIMEOUT_S="6",  # a SIGKILLed worker's partitions move soon
         )
         if self.boards is not None:
             env["RANKSTREAM_BOARDS"] = str(self.boards)

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.gen_events import INVALID_KINDS, GenConfig, iter_lines
 from streams.engine.config import load_boards
 
@@ -19,10 +21,11 @@ BOARDS = ROOT / "bench" / "boards.toml"
 DAY_MS = 86_400_000
 
 
+@pytest.mark.parametrize("guarantee", ["exactly_once", "at_least_once"])
 def test_worker_folds_to_reference_and_dead_letters_invalid_input(
-    job_factory: Callable[..., Job],
+    job_factory: Callable[..., Job], guarantee: str
 ) -> None:
-    job = job_factory(boards=BOARDS)
+    job = job_factory(boards=BOARDS, guarantee=guarantee)
     now = time.time_ns() // 1_000_000
     cfg = GenConfig(
         events=1500,

@@ -27,6 +27,7 @@ DEFAULTS: list[tuple[str, str, Any]] = [
     ("batch_max_ms", "RANKSTREAM_BATCH_MAX_MS", 100),
     ("producer_linger_ms", "RANKSTREAM_PRODUCER_LINGER_MS", 5),
     ("commit_interval_s", "RANKSTREAM_COMMIT_INTERVAL_S", 1.0),
+    ("session_timeout_s", "RANKSTREAM_SESSION_TIMEOUT_S", 30.0),
     ("rocksdb_block_cache_mb", "RANKSTREAM_ROCKSDB_BLOCK_CACHE_MB", 64),
     ("rocksdb_write_buffer_mb", "RANKSTREAM_ROCKSDB_WRITE_BUFFER_MB", 32),
 ]
@@ -43,6 +44,7 @@ OVERRIDES: list[tuple[str, str, Any]] = [
     ("RANKSTREAM_WEB_PORT", "8080", 8080),
     ("RANKSTREAM_RABBITMQ_URL", "amqps://u:p@mq:5671/vh", "amqps://u:p@mq:5671/vh"),
     ("RANKSTREAM_PROCESSING_GUARANTEE", "at_least_once", "at_least_once"),
+    ("RANKSTREAM_SESSION_TIMEOUT_S", "6", 6.0),
     ("RANKSTREAM_PARTITIONS", "12", 12),
     ("RANKSTREAM_REPLICATION_FACTOR", "3", 3),
     ("RANKSTREAM_BATCH_MAX_EVENTS", "2000", 2000),

@@ -1,0 +1,48 @@
+"""faust's aiokafka consumer with two changes the exactly-once design needs.
+
+* It reads ``read_committed`` whatever faust's own processing guarantee: the by-board topic
+  is written in transactions, and a consumer reading it ``read_uncommitted`` would rank
+  events of aborted transactions (duplicates after a worker was killed mid-batch).
+* faust does not commit offsets of the topics whose offsets our transactions commit
+  (:class:`~streams.publish.TransactionalPublisher`). faust commits acked offsets on a timer,
+  independently; a commit of an older batch's offset landing after a transaction committed
+  a newer one would move the group back and replay input whose output is already out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+
+class _ReadCommittedThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # Read at start(), when aiokafka builds its fetcher; faust sets it only in its own
+        # (unused) exactly-once mode.
+        consumer._isolation_level = "read_committed"
+        return consumer
+
+
+class RankstreamConsumer(faust_aiokafka.Consumer):
+    """Set ``transactional_topics`` on a subclass; see the module docstring."""
+
+    transactional_topics: ClassVar[frozenset[str]] = frozenset()
+
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ReadCommittedThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _commit(self, offsets: Mapping[TP, int]) -> bool:
+        kept = {tp: off for tp, off in offsets.items() if tp.topic not in self.transactional_topics}
+        if not kept:
+            return True
+        return bool(await super()._commit(kept))
+
+
+def consumer_class(transactional_topics: set[str]) -> type[RankstreamConsumer]:
+    return type(
+        "Consumer", (RankstreamConsumer,), {"transactional_topics": frozenset(transactional_topics)}
+    )

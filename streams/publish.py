@@ -1,0 +1,280 @@
+"""How the worker's output reaches Kafka: one :class:`Unit` per input partition and batch.
+
+A unit is everything one batch of one input partition produced: output records (push
+topic, by-board topic, dead letters), the state changes for the changelog and the input
+position after the batch. :class:`TransactionalPublisher` (exactly-once, the default) sends
+a unit and commits its input offset in ONE Kafka transaction, on a producer whose
+transactional id names the input partition (``<app_id>-<stage>-<partition>``): a worker that
+takes a partition over fences the previous owner's producer and aborts its open
+transaction, so a ``read_committed`` consumer sees a unit's records once or not at all.
+:class:`PlainPublisher` (at-least-once) sends the same records on faust's producer and
+leaves the offsets to faust.
+
+Why not faust's own exactly-once mode: it routes sends through a TransactionManager that
+does not implement the ``send_soon`` path table changelogs use, keeps no changelog position,
+and its recovery reads transactional changelogs with an off-by-one "highwater" that waits
+forever for a commit marker. We use plain faust for consuming and write transactions here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
+from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyped]
+from aiokafka.producer.message_accumulator import BatchBuilder  # type: ignore[import-untyped]
+
+log = logging.getLogger(__name__)
+
+#: Upper bound of one atomic changelog flush; the changelog topic accepts batches this big.
+CHANGELOG_BATCH_BYTES = 16 * 1024 * 1024
+
+
+class NotOwned(Exception):
+    """The input partition was revoked while its unit was in flight; the new owner
+    processes those events, so the unit is dropped (and its state changes discarded)."""
+
+
+@dataclass(slots=True)
+class Unit:
+    """One input partition's share of a batch, sent (and with transactions committed) as one."""
+
+    topic: str  # the input topic
+    partition: int
+    next_offset: int  # the input position after this unit: what gets committed
+    records: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # topic, key, value
+    changelog: list[tuple[bytes, bytes | None]] = field(default_factory=list)  # None: delete
+
+
+class Publisher(Protocol):
+    async def publish(self, stage: str, unit: Unit) -> int | None:
+        """Send ``unit``; return the changelog offset of its last state change (None when it
+        had none) once the broker acknowledged (and, with transactions, committed) it all.
+        Raises :class:`NotOwned` when the partition went to another worker."""
+        ...
+
+    def position(self, stage: str, partition: int) -> int:
+        """The input offset this worker's own commits reached: events below it are done
+        (faust delivers some again after seeking back on a rebalance)."""
+        ...
+
+    async def assigned(self, stage: str, partitions: Iterable[int]) -> None:
+        """Take the stage's whole new assignment of input partitions."""
+        ...
+
+    async def revoked(self, stage: str, partitions: Iterable[int]) -> None:
+        """A rebalance began: wait for the unit in flight, hold new ones until assigned."""
+        ...
+
+    async def stop(self) -> None: ...
+
+
+class Outputs:
+    """Partitions and batches records as ``Topic.send`` would (murmur2 of the key; an
+    empty key, used for dead letters, spreads records round the partitions), so each board's
+    records keep their order, and creates output topics before their first record."""
+
+    def __init__(
+        self, changelog_topic: str, declare: Callable[[str], Awaitable[None]] | None = None
+    ) -> None:
+        self.changelog_topic = changelog_topic
+        self._partitioner = DefaultPartitioner()
+        self._declare = declare
+
+    async def send(self, producer: Any, unit: Unit, transactional: bool) -> int | None:
+        grouped: dict[tuple[str, int], list[tuple[bytes | None, bytes]]] = defaultdict(list)
+        known: dict[str, list[int]] = {}
+        for n, (topic, key, value) in enumerate(unit.records):
+            partitions = known.get(topic)
+            if partitions is None:
+                if self._declare is not None:
+                    await self._declare(topic)
+                partitions = known[topic] = sorted(await producer.partitions_for(topic))
+            if key:
+                partition = self._partitioner(key, partitions, partitions)
+                grouped[topic, partition].append((key, value))
+            else:
+                grouped[topic, partitions[n % len(partitions)]].append((None, value))
+        sent: list[asyncio.Future[Any]] = []
+        for (topic, partition), items in grouped.items():
+            batch = producer.create_batch()
+            for record_key, record in items:
+                if batch.append(key=record_key, value=record, timestamp=None) is None:  # full
+                    sent.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    if batch.append(key=record_key, value=record, timestamp=None) is None:
+                        raise ValueError(f"a record of {len(record)} bytes exceeds a batch")
+            sent.append(await producer.send_batch(batch, topic, partition=partition))
+        if not unit.changelog:
+            await asyncio.gather(*sent)
+            return None
+        changelog, count = await self._send_changelog(producer, unit, transactional)
+        results = await asyncio.gather(*sent, *changelog)
+        return int(results[-1].offset) + count - 1
+
+    async def _send_changelog(
+        self, producer: Any, unit: Unit, transactional: bool
+    ) -> tuple[list[asyncio.Future[Any]], int]:
+        """One record batch per unit: Kafka appends a batch atomically, so even without
+        transactions a worker killed mid-flush leaves all of a unit's state in the changelog
+        or none of it. (A prefix would be wrong: dedup markers without their score updates
+        lose scores.) The changelog partition is the input partition (co-partitioned).
+        Returns the batches' futures and the last one's record count."""
+
+        def new_batch() -> Any:
+            return BatchBuilder(
+                CHANGELOG_BATCH_BYTES,
+                producer._message_accumulator._compression_type,
+                is_transactional=transactional,
+            )
+
+        batches = [new_batch()]
+        for key, value in unit.changelog:
+            if batches[-1].append(key=key, value=value, timestamp=None) is None:
+                batches.append(new_batch())
+                batches[-1].append(key=key, value=value, timestamp=None)
+        if len(batches) > 1:
+            # Only a retention drop of a very large window gets here. Its tombstones are
+            # idempotent; with transactions the batches still commit together.
+            log.warning(
+                "changelog flush of %d keys takes %d batches", len(unit.changelog), len(batches)
+            )
+        topic, partition = self.changelog_topic, unit.partition
+        futures = [await producer.send_batch(b, topic, partition=partition) for b in batches]
+        return futures, batches[-1].record_count()
+
+
+class PlainPublisher:
+    """At-least-once: faust's own producer; faust commits input offsets after the ack."""
+
+    def __init__(self, outputs: Outputs, producer: Callable[[], Any]) -> None:
+        self._outputs = outputs
+        self._producer = producer
+
+    async def publish(self, stage: str, unit: Unit) -> int | None:
+        return await self._outputs.send(self._producer(), unit, transactional=False)
+
+    def position(self, stage: str, partition: int) -> int:
+        return 0  # faust tracks offsets; replays are what at-least-once allows
+
+    async def assigned(self, stage: str, partitions: Iterable[int]) -> None:
+        return None
+
+    async def revoked(self, stage: str, partitions: Iterable[int]) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+class TransactionalPublisher:
+    """Exactly-once: per input partition a transactional producer; see the module doc."""
+
+    def __init__(
+        self,
+        outputs: Outputs,
+        *,
+        bootstrap: str,
+        app_id: str,
+        linger_ms: int,
+        transaction_timeout_ms: int,
+    ) -> None:
+        self._outputs = outputs
+        self._bootstrap = bootstrap
+        self._app_id = app_id
+        self._linger_ms = linger_ms
+        self._timeout_ms = transaction_timeout_ms
+        self._producers: dict[tuple[str, int], AIOKafkaProducer] = {}
+        self._owned: set[tuple[str, int]] = set()
+        self._positions: dict[tuple[str, int], int] = {}
+        # Per stage: a lock, so a rebalance waits for the unit in flight (the two agents'
+        # transactions still run side by side), and whether the assignment is settled.
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._settled: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
+
+    def transactional_id(self, stage: str, partition: int) -> str:
+        return f"{self._app_id}-{stage}-{partition}"
+
+    async def _producer(self, stage: str, partition: int) -> AIOKafkaProducer:
+        producer = self._producers.get((stage, partition))
+        if producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap,
+                transactional_id=self.transactional_id(stage, partition),
+                transaction_timeout_ms=self._timeout_ms,
+                linger_ms=self._linger_ms,
+                acks="all",
+            )
+            # start() initialises the transactional id: it aborts a transaction a previous
+            # owner left open and fences that owner's producer (its commits now fail).
+            await producer.start()
+            self._producers[stage, partition] = producer
+        return producer
+
+    def position(self, stage: str, partition: int) -> int:
+        return self._positions.get((stage, partition), 0)
+
+    async def publish(self, stage: str, unit: Unit) -> int | None:
+        # During a rebalance, wait to learn whether the partition stays ours: a unit that
+        # was in flight then is committed if it does (faust carries on after it) and
+        # dropped if not (the new owner starts at the committed offset).
+        await self._settled[stage].wait()
+        key = (stage, unit.partition)
+        async with self._locks[stage]:
+            if key not in self._owned:
+                # Initialising its producer now would fence the new owner's.
+                raise NotOwned(f"{stage} partition {unit.partition}")
+            producer = await self._producer(stage, unit.partition)
+            await producer.begin_transaction()
+            try:
+                last = await self._outputs.send(producer, unit, transactional=True)
+                await producer.send_offsets_to_transaction(
+                    {TopicPartition(unit.topic, unit.partition): unit.next_offset}, self._app_id
+                )
+                await producer.commit_transaction()
+            except BaseException:
+                # Fenced or failed: this producer is done; the caller stops the worker
+                # (nothing was committed, so the input is processed again after restart).
+                self._producers.pop(key, None)
+                await _close(producer)
+                raise
+            self._positions[key] = unit.next_offset
+            return last
+
+    async def assigned(self, stage: str, partitions: Iterable[int]) -> None:
+        """Close the producers of partitions that went elsewhere and initialise the new
+        ones at once: that aborts what a dead previous owner left open, which would
+        otherwise hold read_committed consumers back until its transaction timed out."""
+        owned = {(stage, partition) for partition in partitions}
+        async with self._locks[stage]:
+            for key in [k for k in self._producers if k[0] == stage and k not in owned]:
+                await _close(self._producers.pop(key))
+            for key in [k for k in self._positions if k[0] == stage and k not in owned]:
+                del self._positions[key]  # another worker moves it on meanwhile
+            self._owned = {k for k in self._owned if k[0] != stage} | owned
+            for _, partition in sorted(owned):
+                await self._producer(stage, partition)
+        self._settled[stage].set()
+
+    async def revoked(self, stage: str, partitions: Iterable[int]) -> None:
+        self._settled[stage].clear()
+        async with self._locks[stage]:
+            pass  # the unit in flight, if any, is committed now
+
+    async def stop(self) -> None:
+        producers, self._producers = list(self._producers.values()), {}
+        self._owned.clear()
+        for producer in producers:
+            await _close(producer)
+
+
+async def _close(producer: AIOKafkaProducer) -> None:
+    try:
+        await producer.stop()
+    except Exception:  # a fenced producer may fail to stop cleanly; it is discarded anyway
+        log.debug("stopping a producer failed", exc_info=True)

@@ -1,0 +1,101 @@
+"""Exactly-once on the real broker (contract section 5): while events flow, the worker is
+SIGKILLed at random moments and restarted; a read_committed consumer of the push topic then
+sees every change exactly once and the dead-letter topic exactly the invalid inputs."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.gen_events import INVALID_KINDS, GenConfig, iter_lines
+from streams.engine.config import load_boards
+
+from .conftest import Job
+from .kafka_io import consume_until, mismatches, produce, reference_tops
+from .test_recovery import wait_ready
+
+ROOT = Path(__file__).resolve().parents[2]
+BOARDS = ROOT / "bench" / "boards.toml"
+DAY_MS = 86_400_000
+KILLS = 5
+
+
+def mixed_lines(now: int, n: int, seed: int) -> tuple[list[bytes], list[bytes]]:
+    """(all lines in order, the invalid ones) over nine days of event time."""
+    cfg = GenConfig(
+        events=n,
+        users=40,
+        boards=10,
+        seed=seed,
+        start_ms=now - 10 * DAY_MS,
+        span_hours=9 * 24,
+        now_ms=now,
+        mix_invalid=True,
+        invalid_rate=0.05,
+    )
+    lines, invalid = [], []
+    for kind, line, _ in iter_lines(cfg):
+        lines.append(line)
+        if kind in INVALID_KINDS:
+            invalid.append(line)
+    return lines, invalid
+
+
+def duplicate_changes(records: list[dict[str, object]]) -> list[tuple[object, ...]]:
+    keys = Counter(
+        (r["board"], r["cause"], r["user"], r["window"], r["period"])
+        for r in records
+        if r["type"] == "rank_change"
+    )
+    return [key for key, n in keys.items() if n > 1]
+
+
+def test_sigkill_five_times_while_events_flow_changes_exactly_once(
+    job_factory: Callable[..., Job],
+) -> None:
+    job = job_factory(boards=BOARDS)
+    config = load_boards(BOARDS)
+    now = time.time_ns() // 1_000_000
+    lines, invalid = mixed_lines(now, 4000, seed=11)
+    assert len(invalid) > 50
+
+    def feed() -> None:  # steady flow across all the kills: 40 slices, 0.5 s apart
+        for start in range(0, len(lines), 100):
+            produce(job.bootstrap, job.scores, lines[start : start + 100])
+            time.sleep(0.5)
+
+    job.start_worker(0)
+    producer = threading.Thread(target=feed, daemon=True)
+    producer.start()
+    rng = random.Random(7)
+    for _ in range(KILLS):
+        wait_ready(job, 0)
+        time.sleep(rng.uniform(0.2, 3.0))  # mid-batch, mid-transaction, mid-restore
+        os.killpg(job.procs[-1].pid, signal.SIGKILL)
+        job.procs[-1].wait()
+        job.start_worker(0)
+    producer.join(timeout=120)
+    assert not producer.is_alive()
+
+    expected = reference_tops(config, now, lines)
+
+    def complete(seen: dict[str, list[tuple[int, int, bytes | None, object]]]) -> bool:
+        return len(seen[job.dlq]) >= len(invalid) and not mismatches(seen[job.changes], expected)
+
+    seen = consume_until(job.bootstrap, [job.changes, job.dlq], complete, timeout=180)
+    bad = mismatches(seen[job.changes], expected)
+    assert not bad, f"{len(bad)} windows differ, e.g. {bad[:3]}\n{job.log_tail()}"
+    time.sleep(3)  # anything still to come would be a duplicate
+    seen = consume_until(job.bootstrap, [job.changes, job.dlq], lambda s: False, timeout=8)
+    records = [value for *_, value in seen[job.changes]]
+    assert not duplicate_changes(records)  # type: ignore[arg-type]
+    assert not mismatches(seen[job.changes], expected)
+    letters = Counter(letter["raw"] for *_, letter in seen[job.dlq])  # type: ignore[index]
+    assert letters == Counter(line.decode("utf-8", "replace") for line in invalid)
+    assert job.starts[0] == KILLS + 1

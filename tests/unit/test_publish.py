@@ -1,0 +1,100 @@
+"""How a unit of output is cut into Kafka record batches (no broker: a recording producer)."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiokafka.partitioner import DefaultPartitioner
+
+from streams.publish import NotOwned, Outputs, TransactionalPublisher, Unit
+
+
+class FakeProducer:
+    def __init__(self, partitions: int = 4) -> None:
+        self.sent: list[tuple[Any, str, int]] = []
+        self._partitions = set(range(partitions))
+        self._message_accumulator = SimpleNamespace(_compression_type=0)
+        self._next_offset: dict[tuple[str, int], int] = {}
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return self._partitions
+
+    def create_batch(self) -> Any:
+        from aiokafka.producer.message_accumulator import BatchBuilder
+
+        return BatchBuilder(16384, 0, is_transactional=False)  # aiokafka's default size
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        self.sent.append((batch, topic, partition))
+        base = self._next_offset.get((topic, partition), 0)
+        self._next_offset[topic, partition] = base + batch.record_count()
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.set_result(SimpleNamespace(offset=base))
+        return done
+
+
+def changelog_items(n: int) -> list[tuple[bytes, bytes | None]]:
+    items: list[tuple[bytes, bytes | None]] = [
+        (f"U\x00b\x00daily\x00d\x01user{i}".encode(), b"x" * 200) for i in range(n)
+    ]
+    items.append((b"D\x00b\x01gone", None))  # tombstones travel in the same batch
+    return items
+
+
+def test_changelog_of_a_unit_is_a_single_batch_and_its_last_offset_is_returned() -> None:
+    producer = FakeProducer()
+    items = changelog_items(5000)
+    unit = Unit("by-board", 2, 10, changelog=items)
+    last = asyncio.run(Outputs("state-log").send(producer, unit, transactional=False))
+    assert [(topic, partition) for _, topic, partition in producer.sent] == [("state-log", 2)]
+    assert producer.sent[0][0].record_count() == len(items)
+    assert last == len(items) - 1
+
+
+def test_records_keep_their_order_per_key_and_go_to_the_key_s_partition() -> None:
+    producer = FakeProducer()
+    records = [("changes", f"board{i % 3}".encode(), f"r{i}".encode()) for i in range(30)]
+    letters = [("dlq", b"", f"l{i}".encode()) for i in range(4)]
+    unit = Unit("by-board", 0, 1, records=records + letters)
+    assert asyncio.run(Outputs("state-log").send(producer, unit, transactional=False)) is None
+    partitioner = DefaultPartitioner()
+    got: dict[tuple[str, int], list[bytes]] = {}
+    for batch, topic, partition in producer.sent:
+        batch.close()
+        got.setdefault((topic, partition), []).extend(v for v in _values(batch))
+    for board in (b"board0", b"board1", b"board2"):
+        partition = partitioner(board, [0, 1, 2, 3], [0, 1, 2, 3])
+        mine = [v for _, k, v in records if k == board]
+        assert [v for v in got[("changes", partition)] if v in mine] == mine
+    assert sorted(v for (topic, _), vs in got.items() if topic == "dlq" for v in vs) == sorted(
+        v for _, _, v in letters
+    )
+    assert len({p for (topic, p) in got if topic == "dlq"}) == 4  # spread round the partitions
+
+
+def _values(batch: Any) -> list[bytes]:
+    from aiokafka.record.default_records import DefaultRecordBatch
+
+    buffer = batch._builder.build() if hasattr(batch, "_builder") else batch._buffer
+    return [record.value for record in DefaultRecordBatch(bytes(buffer))]
+
+
+def test_a_partition_that_is_not_owned_is_never_published() -> None:
+    """Initialising its transactional producer would fence the new owner's producer."""
+    publisher = TransactionalPublisher(
+        Outputs("state-log"),
+        bootstrap="localhost:1",
+        app_id="app",
+        linger_ms=0,
+        transaction_timeout_ms=1000,
+    )
+
+    async def scenario() -> None:
+        await publisher.assigned("rank", [])  # partitions 0-3 all went to other workers
+        await publisher.publish("rank", Unit("by-board", 3, 1))
+
+    with pytest.raises(NotOwned):
+        asyncio.run(asyncio.wait_for(scenario(), 10))
