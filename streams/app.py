@@ -10,6 +10,7 @@ skip the message, so input problems become dead letters and anything else stops 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -214,6 +215,20 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
                 unit.records.append((by_board_name, decoded.board.encode(), encode_event(decoded)))
         return unit
 
+    async def intake_partition(partition: int, events: list[faust.EventT[bytes]], now: int) -> None:
+        done = publisher.position("intake", partition)
+        events = [e for e in events if e.message.offset >= done]  # redelivered after a seek
+        if not events:
+            return
+        unit = intake_unit(partition, events, now)
+        try:
+            await publisher.publish("intake", unit)
+        except NotOwned:
+            return  # the partition's new owner reads these events again
+        invalid = sum(1 for topic, _, _ in unit.records if topic != by_board_name)
+        if invalid:
+            ranker.counts.add("invalid", invalid)
+
     @app.agent(scores)
     async def intake(stream: faust.StreamT[bytes]) -> None:
         async for batch in batches(stream):
@@ -222,19 +237,9 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
                 by_partition: dict[int, list[faust.EventT[bytes]]] = {}
                 for event in batch:
                     by_partition.setdefault(event.message.partition, []).append(event)
-                for partition, events in by_partition.items():
-                    done = publisher.position("intake", partition)
-                    events = [e for e in events if e.message.offset >= done]  # redelivered
-                    if not events:
-                        continue
-                    unit = intake_unit(partition, events, now)
-                    try:
-                        await publisher.publish("intake", unit)
-                    except NotOwned:
-                        continue  # the partition's new owner reads these events again
-                    invalid = sum(1 for topic, _, _ in unit.records if topic != by_board_name)
-                    if invalid:
-                        ranker.counts.add("invalid", invalid)
+                await asyncio.gather(
+                    *(intake_partition(p, events, now) for p, events in by_partition.items())
+                )
             except BaseException:
                 _die("intake: batch failed")
 

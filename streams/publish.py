@@ -19,9 +19,10 @@ forever for a commit marker. We use plain faust for consuming and write transact
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -192,9 +193,10 @@ class TransactionalPublisher:
         self._producers: dict[tuple[str, int], AIOKafkaProducer] = {}
         self._owned: set[tuple[str, int]] = set()
         self._positions: dict[tuple[str, int], int] = {}
-        # Per stage: a lock, so a rebalance waits for the unit in flight (the two agents'
-        # transactions still run side by side), and whether the assignment is settled.
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # Per input partition a lock, so a rebalance waits for the unit in flight (units
+        # of different partitions, and of the two agents, run side by side); per stage
+        # whether the assignment is settled.
+        self._locks: defaultdict[tuple[str, int], asyncio.Lock] = defaultdict(asyncio.Lock)
         self._settled: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
 
     def transactional_id(self, stage: str, partition: int) -> str:
@@ -209,6 +211,10 @@ class TransactionalPublisher:
                 transaction_timeout_ms=self._timeout_ms,
                 linger_ms=self._linger_ms,
                 acks="all",
+                # A transaction begun right after a commit meets CONCURRENT_TRANSACTIONS
+                # until the commit markers are written (KAFKA-5477); the default 100 ms
+                # backoff would cap a partition at a few transactions per second.
+                retry_backoff_ms=10,
             )
             # start() initialises the transactional id: it aborts a transaction a previous
             # owner left open and fences that owner's producer (its commits now fail).
@@ -225,7 +231,7 @@ class TransactionalPublisher:
         # dropped if not (the new owner starts at the committed offset).
         await self._settled[stage].wait()
         key = (stage, unit.partition)
-        async with self._locks[stage]:
+        async with self._locks[key]:
             if key not in self._owned:
                 # Initialising its producer now would fence the new owner's.
                 raise NotOwned(f"{stage} partition {unit.partition}")
@@ -251,20 +257,27 @@ class TransactionalPublisher:
         ones at once: that aborts what a dead previous owner left open, which would
         otherwise hold read_committed consumers back until its transaction timed out."""
         owned = {(stage, partition) for partition in partitions}
-        async with self._locks[stage]:
+        async with self._stage_locked(stage):
             for key in [k for k in self._producers if k[0] == stage and k not in owned]:
                 await _close(self._producers.pop(key))
             for key in [k for k in self._positions if k[0] == stage and k not in owned]:
                 del self._positions[key]  # another worker moves it on meanwhile
             self._owned = {k for k in self._owned if k[0] != stage} | owned
-            for _, partition in sorted(owned):
-                await self._producer(stage, partition)
+            await asyncio.gather(*(self._producer(*key) for key in owned))
         self._settled[stage].set()
 
     async def revoked(self, stage: str, partitions: Iterable[int]) -> None:
         self._settled[stage].clear()
-        async with self._locks[stage]:
-            pass  # the unit in flight, if any, is committed now
+        async with self._stage_locked(stage):
+            pass  # the units in flight, if any, are committed now
+
+    @contextlib.asynccontextmanager
+    async def _stage_locked(self, stage: str) -> AsyncIterator[None]:
+        """Hold the lock of every partition of ``stage`` (in a fixed order)."""
+        async with contextlib.AsyncExitStack() as stack:
+            for key in sorted(k for k in self._locks if k[0] == stage):
+                await stack.enter_async_context(self._locks[key])
+            yield
 
     async def stop(self) -> None:
         producers, self._producers = list(self._producers.values()), {}

@@ -132,8 +132,9 @@ class Ranker:
         by_partition: dict[int, list[Item]] = {}
         for item in items:
             by_partition.setdefault(item.partition, []).append(item)
-        for partition, share in by_partition.items():
-            await self._process_partition(partition, share)
+        # Partitions are independent (own engine, store and transactional producer), so
+        # their units overlap: each mostly waits for its transaction's round trips.
+        await asyncio.gather(*(self._process_partition(p, s) for p, s in by_partition.items()))
         self.counts.batches += 1
 
     async def _process_partition(self, partition: int, items: list[Item]) -> None:
