@@ -34,6 +34,16 @@ log = logging.getLogger(__name__)
 
 #: Upper bound of one atomic changelog flush; the changelog topic accepts batches this big.
 CHANGELOG_BATCH_BYTES = 16 * 1024 * 1024
+#: Record batches of the other outputs: under the broker's default max.message.bytes (1 MiB).
+#: aiokafka's default (16 KiB) cut a batch's rank changes into a dozen sequential round
+#: trips per partition, since it keeps one request in flight per partition.
+RECORD_BATCH_BYTES = 1000 * 1024
+
+
+def _new_batch(producer: Any, size: int, transactional: bool) -> Any:
+    return BatchBuilder(
+        size, producer._message_accumulator._compression_type, is_transactional=transactional
+    )
 
 
 class NotOwned(Exception):
@@ -103,11 +113,11 @@ class Outputs:
                 grouped[topic, partitions[n % len(partitions)]].append((None, value))
         sent: list[asyncio.Future[Any]] = []
         for (topic, partition), items in grouped.items():
-            batch = producer.create_batch()
+            batch = _new_batch(producer, RECORD_BATCH_BYTES, transactional)
             for record_key, record in items:
                 if batch.append(key=record_key, value=record, timestamp=None) is None:  # full
                     sent.append(await producer.send_batch(batch, topic, partition=partition))
-                    batch = producer.create_batch()
+                    batch = _new_batch(producer, RECORD_BATCH_BYTES, transactional)
                     if batch.append(key=record_key, value=record, timestamp=None) is None:
                         raise ValueError(f"a record of {len(record)} bytes exceeds a batch")
             sent.append(await producer.send_batch(batch, topic, partition=partition))
@@ -126,18 +136,10 @@ class Outputs:
         or none of it. (A prefix would be wrong: dedup markers without their score updates
         lose scores.) The changelog partition is the input partition (co-partitioned).
         Returns the batches' futures and the last one's record count."""
-
-        def new_batch() -> Any:
-            return BatchBuilder(
-                CHANGELOG_BATCH_BYTES,
-                producer._message_accumulator._compression_type,
-                is_transactional=transactional,
-            )
-
-        batches = [new_batch()]
+        batches = [_new_batch(producer, CHANGELOG_BATCH_BYTES, transactional)]
         for key, value in unit.changelog:
             if batches[-1].append(key=key, value=value, timestamp=None) is None:
-                batches.append(new_batch())
+                batches.append(_new_batch(producer, CHANGELOG_BATCH_BYTES, transactional))
                 batches[-1].append(key=key, value=value, timestamp=None)
         if len(batches) > 1:
             # Only a retention drop of a very large window gets here. Its tombstones are

@@ -22,11 +22,6 @@ class FakeProducer:
     async def partitions_for(self, topic: str) -> set[int]:
         return self._partitions
 
-    def create_batch(self) -> Any:
-        from aiokafka.producer.message_accumulator import BatchBuilder
-
-        return BatchBuilder(16384, 0, is_transactional=False)  # aiokafka's default size
-
     async def send_batch(self, batch: Any, topic: str, *, partition: int) -> asyncio.Future[Any]:
         self.sent.append((batch, topic, partition))
         base = self._next_offset.get((topic, partition), 0)
@@ -98,3 +93,13 @@ def test_a_partition_that_is_not_owned_is_never_published() -> None:
 
     with pytest.raises(NotOwned):
         asyncio.run(asyncio.wait_for(scenario(), 10))
+
+
+def test_a_unit_s_records_for_one_partition_go_out_in_few_large_batches() -> None:
+    """aiokafka keeps one request in flight per partition, so batch size sets round trips."""
+    producer = FakeProducer()
+    records = [("changes", b"arena", b"r" * 150) for _ in range(10_000)]  # ~1.7 MB
+    asyncio.run(Outputs("state-log").send(producer, Unit("by-board", 0, 1, records), False))
+    assert sum(batch.record_count() for batch, _, _ in producer.sent) == len(records)
+    assert len(producer.sent) == 2
+    assert all(batch.size() <= 1000 * 1024 for batch, _, _ in producer.sent)
