@@ -63,7 +63,8 @@ BENCH_GUARANTEE ?= at_least_once
 REDIS_PORT ?= 6390
 
 bench-engine: $(STAMP) ## legs 1 + 4: replay vs json.loads floor at 10k/100k/1M users, and Redis
-	$(BIN)/python -m bench.engine_bench --sweep --repeat 2 --redis-port $(REDIS_PORT)
+	$(BIN)/python -m bench.engine_bench --sweep --repeat 2 --redis-port $(REDIS_PORT) \
+	  --redis-repeat 1
 
 bench-e2e: $(STAMP) kafka-up ## legs 2 + 3: worker vs raw passthrough, latency at 25/50/80%
 	$(BIN)/python -m bench.e2e_bench --guarantee $(BENCH_GUARANTEE)

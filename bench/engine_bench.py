@@ -557,7 +557,8 @@ def sweep(args: argparse.Namespace, cfg: GenConfig, workdir: Path) -> list[dict[
         row["ratio_vs_floor"] = round(timing.seconds / floor.seconds, 3)
         if args.redis_port:
             print(f"sweep: {users:,} users on Redis ...", file=sys.stderr)
-            redis_row = measure_redis(sinputs, workdir, args.repeat, args.redis_port)
+            repeat = args.redis_repeat or args.repeat
+            redis_row = measure_redis(sinputs, workdir, repeat, args.redis_port)
             row["redis"] = redis_row
             row["ratio_ours_vs_redis"] = round(
                 redis_row["seconds"] / timing.seconds, 3
@@ -590,6 +591,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="with --sweep: also run bench.redis_rank on each input against this Redis",
+    )
+    p.add_argument(
+        "--redis-repeat",
+        type=int,
+        default=None,
+        help="runs per Redis measure (default: --repeat); it is the slowest part of a sweep",
     )
     p.add_argument("--profile", action="store_true", help="cProfile the replay in-process")
     p.add_argument("--profile-top", type=int, default=25)

@@ -16,7 +16,7 @@ events per round trip:
 From that segment the client knows every rank that changed (the members between old and
 new rank shift by one) without keeping any state, and writes ``rank_change`` records
 like ours (JSONL, same fields) to stdout. (A first version read the whole top K per event
-and diffed it against a client-side copy: ~10x slower, dominated by reading 100 entries
+and diffed it against a client-side copy: ~5x slower, dominated by reading 100 entries
 x 3 windows.) Decoding is ``json.loads`` plus the type checks of contract section 1;
 invalid lines are counted, not written. Not done, as a typical Redis leaderboard does
 not do them: ties are ordered by member name (Redis) instead of by the time the score
