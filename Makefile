@@ -7,10 +7,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: help install run replay-example test test-unit test-integration lint fmt schemas schemas-check \
-        bench bench-engine bench-worker clean
+        bench bench-engine bench-e2e bench-state bench-query bench-bridge bench-report \
+        redis-up redis-down clean
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "} {printf "  %-16s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
@@ -55,13 +56,48 @@ schemas: $(STAMP) ## regenerate schemas/*.schema.json from the pydantic models
 schemas-check: $(STAMP) ## fail when schemas/*.schema.json drifted from the models
 	$(BIN)/python -m schemas.export --check
 
-bench-engine: $(STAMP) ## replay throughput vs the json.loads floor (200k events)
-	$(BIN)/python -m bench.engine_bench
+BENCH_GUARANTEE ?= exactly_once
+REDIS_PORT ?= 6390
 
-bench-worker: $(STAMP) kafka-up ## one worker end to end on the local Kafka (20k events)
-	$(BIN)/python -m bench.worker_bench
+bench-engine: $(STAMP) ## legs 1 + 4: replay vs json.loads floor at 10k/100k/1M users, and Redis
+	$(BIN)/python -m bench.engine_bench --sweep --repeat 2 --redis-port $(REDIS_PORT) \
+	  --redis-repeat 1
 
-bench: bench-engine bench-worker ## all benchmarks (not part of `make test`)
+bench-e2e: $(STAMP) kafka-up ## legs 2 + 3: worker vs raw passthrough, latency at 25/50/80%
+	$(BIN)/python -m bench.e2e_bench --guarantee $(BENCH_GUARANTEE)
+
+bench-state: $(STAMP) kafka-up ## legs 5 + 6: cold/warm restart, RSS per user, flat over rollovers
+	$(BIN)/python -m bench.state_bench --guarantee $(BENCH_GUARANTEE)
+
+bench-query: $(STAMP) ## leg 7: top-N and exact-rank latency on 1M users (when present)
+	@if [ -f bench/query_bench.py ]; then \
+	  $(BIN)/python -m bench.query_bench --users 1000000 --out bench/results/query.json; \
+	else echo "bench-query: bench/query_bench.py not present: not run"; fi
+
+bench-bridge: $(STAMP) ## the RabbitMQ bridge benchmark (when present)
+	@if [ -f bench/bridge_bench.py ]; then \
+	  $(MAKE) --no-print-directory rabbitmq-up kafka-up && \
+	  $(BIN)/python -m bench.bridge_bench --out bench/results/bridge.json; \
+	else echo "bench-bridge: bench/bridge_bench.py not present: not run"; fi
+
+bench-report: $(STAMP) ## the table, bench/results/summary.json and bench/results/bench.png
+	$(BIN)/python -m bench.report
+
+bench: $(STAMP) kafka-up ## all legs (~20 min; not part of `make test`); BENCH_GUARANTEE=at_least_once to compare
+	@# A leg that fails must show as "not run", not as an older run's figures.
+	rm -f $(addprefix bench/results/,engine.json e2e.json state.json query.json bridge.json)
+	-$(MAKE) --no-print-directory bench-engine
+	-$(MAKE) --no-print-directory bench-e2e
+	-$(MAKE) --no-print-directory bench-state
+	-$(MAKE) --no-print-directory bench-query
+	-$(MAKE) --no-print-directory bench-bridge
+	$(MAKE) --no-print-directory bench-report
+
+redis-up: ## install (once, apt) and start the benchmark's private Redis on $(REDIS_PORT)
+	@REDIS_PORT=$(REDIS_PORT) bash deploy/redis/up.sh
+
+redis-down: ## stop the benchmark's private Redis
+	@REDIS_PORT=$(REDIS_PORT) bash deploy/redis/down.sh
 
 clean: ## remove the venv, caches and local data (var/)
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -16,7 +16,9 @@ git-ignored), then measures, best of ``--repeat`` (default 3) wall-clock runs ea
 and reports events/s and µs/event for each, ``ratio`` = replay / floor_subprocess (both
 wall clock of a whole process) and ``ratio_net`` = (replay - replay_startup) / floor_inproc.
 ``--sweep`` additionally replays 10k, 100k and 1M users with every board on the contract
-defaults (sum, top 100, daily + weekly + all). ``--profile`` runs the replay once more
+defaults (sum, top 100, daily + weekly + all), each with the ``json.loads`` floor of the
+same input and, with ``--redis-port``, the Redis sorted-set implementation
+(``bench.redis_rank``, leg 4) on the same input. ``--profile`` runs the replay once more
 in-process under cProfile and prints the top functions by cumulative and by own time.
 """
 
@@ -31,6 +33,7 @@ import os
 import platform
 import pstats
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -269,6 +272,33 @@ def measure_floor(inputs: Inputs, workdir: Path, repeat: int) -> tuple[Timing, T
     )
 
 
+def distinct_users(path: Path) -> int:
+    """Users actually present in the input (a Zipf draw of N events from a population of
+    U users reaches far fewer than U when N is not much larger than U)."""
+    with open(path, "rb") as fh:
+        return len({json.loads(line)["user"] for line in fh if line.strip()})
+
+
+def measure_redis(inputs: Inputs, workdir: Path, repeat: int, port: int) -> dict[str, Any]:
+    """``bench.redis_rank`` (leg 4) on the same input, a fresh Redis database per run."""
+    cmd = [sys.executable, "-m", "bench.redis_rank", "--port", str(port), "--flush"]
+    out = workdir / "changes-redis.jsonl"
+    summaries: list[dict[str, Any]] = []
+
+    def once() -> tuple[float, int | None]:
+        seconds, rss, err = run_child(cmd, inputs.events_path, out)
+        summaries[:] = [json.loads(err.strip().splitlines()[-1])]
+        return seconds, rss
+
+    timing = best_of("redis", repeat, inputs.summary.lines, once)
+    return {
+        **timing.to_json(),
+        "output_records": count_lines(out),
+        "client_summary": summaries[0] if summaries else None,
+        "command": cmd,
+    }
+
+
 @contextlib.contextmanager
 def _patched_stdio(stdin_path: Path, stdout_path: Path) -> Iterator[None]:
     saved = sys.stdin, sys.stdout
@@ -388,11 +418,19 @@ def render_table(result: dict[str, Any]) -> str:
             f"{o['dead_letters']:,} dead letters, --now {o['now']}"
         )
     for row in result.get("sweep", []):
+        floor = row.get("floor", {})
         lines.append(
             f"sweep users={row['users']:>9,}: {row['seconds']:.3f} s, "
             f"{_fmt_rate(row['events_per_s'])} events/s, {_fmt_us(row['us_per_event'])} us/event, "
-            f"{row['output_records']:,} records"
+            f"{row['output_records']:,} records; floor {_fmt_rate(floor.get('events_per_s'))} "
+            f"events/s"
         )
+        if "redis" in row:
+            r = row["redis"]
+            lines.append(
+                f"      on Redis: {_fmt_rate(r['events_per_s'])} events/s, "
+                f"{r['output_records']:,} records; ours / Redis = {row['ratio_ours_vs_redis']:.2f}x"
+            )
     return "\n".join(lines)
 
 
@@ -461,18 +499,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "replay_net_vs_floor_inproc": round(net / floor_in.seconds, 3),
     }
     if args.sweep:
-        sweep_toml = sweep_boards_toml(workdir)
-        rows = []
-        for users in args.sweep_users:
-            scfg = GenConfig(events=cfg.events, users=users, boards=cfg.boards, seed=cfg.seed)
-            stag = f"sweep-{scfg.events}-{users}-{scfg.boards}-{scfg.seed}"
-            print(f"sweep: {users:,} users ...", file=sys.stderr)
-            sinputs = generate_input(scfg, workdir, stag)
-            timing, sout = measure_replay(sweep_toml, sinputs, workdir, args.repeat, stag)
-            rows.append({"users": users, **timing.to_json(), **sout})
-            if not args.keep:
-                sinputs.events_path.unlink(missing_ok=True)
-        result["sweep"] = rows
+        with redis_server(args.redis_port):
+            result["sweep"] = sweep(args, cfg, workdir)
         result["sweep_boards"] = "contract [defaults] only: sum, desc, daily+weekly+all, top 100"
     if args.profile:
         print("profiling replay in-process ...", file=sys.stderr)
@@ -484,6 +512,61 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for path in workdir.glob(pattern):
                 path.unlink(missing_ok=True)
     return result
+
+
+@contextlib.contextmanager
+def redis_server(port: int | None) -> Iterator[None]:
+    """Start the private Redis of leg 4 (deploy/redis/up.sh, idempotent) when ``port`` is
+    set, and stop it afterwards if this run started it."""
+    if port is None:
+        yield
+        return
+    env = dict(os.environ, REDIS_PORT=str(port))
+    script = REPO / "deploy" / "redis"
+    was_up = (
+        subprocess.run(
+            ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        == "PONG"
+        if shutil.which("redis-cli")
+        else False
+    )
+    up = subprocess.run(["bash", str(script / "up.sh")], env=env, capture_output=True, text=True)
+    if up.returncode != 0:
+        raise BenchError(f"deploy/redis/up.sh failed:\n{up.stdout}{up.stderr}")
+    try:
+        yield
+    finally:
+        if not was_up:
+            subprocess.run(["bash", str(script / "down.sh")], env=env, capture_output=True)
+
+
+def sweep(args: argparse.Namespace, cfg: GenConfig, workdir: Path) -> list[dict[str, Any]]:
+    sweep_toml = sweep_boards_toml(workdir)
+    rows = []
+    for users in args.sweep_users:
+        scfg = GenConfig(events=cfg.events, users=users, boards=cfg.boards, seed=cfg.seed)
+        stag = f"sweep-{scfg.events}-{users}-{scfg.boards}-{scfg.seed}"
+        print(f"sweep: {users:,} users ...", file=sys.stderr)
+        sinputs = generate_input(scfg, workdir, stag)
+        timing, sout = measure_replay(sweep_toml, sinputs, workdir, args.repeat, stag)
+        row = {"users": users, "distinct_users": distinct_users(sinputs.events_path)}
+        row.update(timing.to_json(), **sout)
+        _, floor = measure_floor(sinputs, workdir, args.repeat)
+        row["floor"] = floor.to_json()
+        row["ratio_vs_floor"] = round(timing.seconds / floor.seconds, 3)
+        if args.redis_port:
+            print(f"sweep: {users:,} users on Redis ...", file=sys.stderr)
+            repeat = args.redis_repeat or args.repeat
+            redis_row = measure_redis(sinputs, workdir, repeat, args.redis_port)
+            row["redis"] = redis_row
+            row["ratio_ours_vs_redis"] = round(
+                redis_row["seconds"] / timing.seconds, 3
+            )  # our events/s / Redis's events/s
+        rows.append(row)
+        if not args.keep:
+            sinputs.events_path.unlink(missing_ok=True)
+    return rows
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -502,6 +585,18 @@ def _parser() -> argparse.ArgumentParser:
         type=lambda s: [int(x) for x in s.split(",")],
         default=list(SWEEP_USERS),
         help="comma-separated user counts for --sweep",
+    )
+    p.add_argument(
+        "--redis-port",
+        type=int,
+        default=None,
+        help="with --sweep: also run bench.redis_rank on each input against this Redis",
+    )
+    p.add_argument(
+        "--redis-repeat",
+        type=int,
+        default=None,
+        help="runs per Redis measure (default: --repeat); it is the slowest part of a sweep",
     )
     p.add_argument("--profile", action="store_true", help="cProfile the replay in-process")
     p.add_argument("--profile-top", type=int, default=25)

@@ -282,3 +282,136 @@ def test_engine_bench_rejects_bad_sizes(bad: list[str], tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 2
+
+
+# --- make bench: the Redis comparison's change detection, the report, the profile summary
+
+
+def _redis_segment(
+    members: dict[str, float], user: str, delta: float, k: int
+) -> tuple[list[Any], list[tuple[str, float]], list[tuple[str, float]]]:
+    """What bench/redis_rank.py's Lua script returns for ZINCRBY, computed on a dict with
+    Redis's order (score desc, then member desc), plus the top K before and after."""
+
+    def order(m: dict[str, float]) -> list[tuple[str, float]]:
+        return sorted(m.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
+
+    before = order(members)
+    old = next((i for i, (name, _) in enumerate(before) if name == user), None)
+    members[user] = members.get(user, 0) + delta
+    after = order(members)
+    new = next(i for i, (name, _) in enumerate(after) if name == user)
+    o = old if old is not None else 1 << 62
+    if (o >= k and new >= k) or (old is not None and delta == 0):
+        return [0], before[:k], after[:k]
+    lo, hi = new, new
+    if new < o:
+        hi = min(o, k)
+    elif new > o:
+        lo, hi = o, min(new, k - 1)
+    flat: list[Any] = []
+    for name, score in after[lo : hi + 1]:
+        flat += [name.encode(), str(score).encode()]
+    moved = [-1 if old is None else old, new, lo, str(members[user]).encode(), flat]
+    return moved, before[:k], after[:k]
+
+
+def _diff(
+    before: list[tuple[str, float]], after: list[tuple[str, float]], scores: dict[str, float]
+) -> set[tuple[Any, ...]]:
+    """Contract section 3: every user whose rank or score in the top K changed, with the
+    score after the event (also for one who left the top K)."""
+    old = {name: (rank + 1, score) for rank, (name, score) in enumerate(before)}
+    new = {name: (rank + 1, score) for rank, (name, score) in enumerate(after)}
+    changes = set()
+    for name in old.keys() | new.keys():
+        if old.get(name) != new.get(name):
+            o, n = old.get(name), new.get(name)
+            changes.add((name, o and o[0], n and n[0], int(scores[name])))
+    return changes
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_redis_segment_changes_equal_a_full_top_k_diff(seed: int) -> None:
+    """The segment-based change detection of the Redis comparison emits exactly the
+    changes a full before/after diff of the top K finds (else the comparison would be
+    unfair in either direction)."""
+    import random
+
+    from bench.redis_rank import Ranker
+
+    rng = random.Random(seed)
+    k = rng.choice([1, 3, 5])
+    members: dict[str, float] = {}
+    ranker = Ranker.__new__(Ranker)
+    ranker.top = k
+    for _ in range(60):
+        user = f"u{rng.randrange(12)}"
+        delta = rng.choice([-50, -5, 0, 1, 7, 30, 100])
+        moved, before, after = _redis_segment(members, user, delta, k)
+        expected = _diff(before, after, members)
+        got: set[tuple[Any, ...]] = set()
+        if moved != [0]:
+            for line in ranker.changes('{"t":1', user.encode(), moved, '"c"'):
+                rec = json.loads(line)
+                got.add((rec["user"], rec["old_rank"], rec["new_rank"], rec["score"]))
+        # A user whose score changed without a rank change within the top K is a change too;
+        # a zero delta inside the top K is reported by both or neither.
+        assert got == expected, (user, delta, before, after)
+
+
+def _write(path: Path, obj: dict[str, Any]) -> None:
+    path.write_text(json.dumps(obj), encoding="utf-8")
+
+
+def test_report_says_not_run_for_missing_legs_and_checks_targets(tmp_path: Path) -> None:
+    from bench import report
+
+    _write(
+        tmp_path / "e2e.json",
+        {
+            "machine": {"cores": 2, "memory_bytes": 2**34, "python": "3.11", "cpu": "x"},
+            "params": {"guarantee": "at_least_once"},
+            "passthrough": {"events_per_s": 10_000, "sustained_events_per_s": 12_000},
+            "worker": {"events_per_s": 5_000, "sustained_events_per_s": 6_000},
+            "ratios": {"worker_vs_passthrough_sustained": 0.5},
+            "latency": [
+                {
+                    "load": 0.5,
+                    "achieved_events_per_s": 3000,
+                    "samples": 9,
+                    "p50_ms": 10,
+                    "p95_ms": 30,
+                    "p99_ms": 60,
+                }
+            ],
+        },
+    )
+    _write(tmp_path / "query.json", {"rank": {"p50_ms": 0.5, "p99_ms": 2.0}})
+    legs = report.load(tmp_path)
+    assert set(legs) == {"e2e", "query"}
+    text = report.table(legs)
+    assert "not run" in text  # engine, state, bridge
+    by_name = {t["target"]: t for t in report.targets(legs)}
+    assert by_name["end to end >= 40% of raw passthrough"]["met"] is True
+    assert by_name[">= 10,000 events/s per worker"]["met"] is False
+    assert by_name["p99 <= 50 ms at 50% load"]["met"] is False
+    assert by_name["exact-rank p99 <= 5 ms (1M users)"]["met"] is True
+    assert by_name["cold recovery >= 100,000 keys/s"]["met"] is None
+    assert report.main(["--results", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["legs"]["engine"] == "not run" and summary["legs"]["e2e"] == "run"
+    assert (tmp_path / "bench.png").stat().st_size > 1000
+
+
+def test_profile_summary_shares(tmp_path: Path) -> None:
+    from bench.profile_summary import summarise
+
+    raw = tmp_path / "p.txt"
+    raw.write_text("main;a;b 3\nmain;a 1\nmain;c 4\n", encoding="utf-8")
+    s = summarise(raw, top=3)
+    assert s["samples"] == 8
+    own = {r["function"]: r["share"] for r in s["top_own"]}
+    inclusive = {r["function"]: r["share"] for r in s["top_inclusive"]}
+    assert own["c"] == 0.5 and own["b"] == 0.375
+    assert inclusive["main"] == 1.0 and inclusive["a"] == 0.5

@@ -1,0 +1,477 @@
+"""Legs 2 and 3 of ``make bench``: one worker end to end against a raw passthrough, and the
+event -> rank_change latency at fractions of the measured maximum rate.
+
+    python -m bench.e2e_bench [--events 30000] [--guarantee exactly_once|at_least_once] [--quick]
+
+In one run, on the shared broker, each with its own topics (4 partitions by default):
+
+1. ceiling: ``bench.passthrough`` with the worker's topology (scores -> by-board -> push
+   topic, same batch size, batch wait, linger and commit interval) while this process
+   produces N events at full speed and consumes the output topic;
+2. the worker: ``rankstream worker`` on the same N events, same producer and consumer;
+   events/s are those through both agents (committed offsets of the ranking agent), both
+   overall (first send -> all committed) and sustained (between 10 % and 90 % committed);
+3. latency, on the same worker: events sent at ``--loads`` x the sustained rate for
+   ``--latency-seconds`` each; the latency of an event is from just before its send to the
+   first ``rank_change`` with its ``cause`` read from the push topic (events that move
+   nobody in a top-K have no sample). The first second of each load is warm-up, dropped.
+
+Result: ``--json-out`` (default ``bench/results/e2e.json``) and a table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from bench import harness
+from bench.gen_events import GenConfig, iter_lines
+from bench.harness import BenchFailure, Worker
+
+DEFAULT_JSON_OUT = harness.ROOT / "bench" / "results" / "e2e.json"
+CAUSE = b'"cause":"'
+
+
+def gen_lines(
+    events: int, users: int, seed: int, now_ms: int, start_ms: int, hours: float
+) -> list[bytes]:
+    """Valid events from ``start_ms`` over ``hours`` of event time (all before ``now_ms``)."""
+    cfg = GenConfig(
+        events=events,
+        users=users,
+        boards=10,
+        seed=seed,
+        start_ms=start_ms,
+        span_hours=hours,
+        now_ms=now_ms,
+    )
+    return [line for kind, line, _ in iter_lines(cfg) if kind == "valid"]
+
+
+def cause_of(value: bytes) -> bytes | None:
+    """The ``cause`` of a compact rank_change record (the last field), without json.loads."""
+    at = value.rfind(CAUSE)
+    if at < 0 or not value.startswith(b'{"type":"rank_change"'):
+        return None
+    return value[at + len(CAUSE) : value.index(b'"', at + len(CAUSE))]
+
+
+def steady_rate(samples: list[tuple[float, int]], total: int) -> float | None:
+    """Events/s between the first samples at >= 10 % and >= 90 % of ``total``."""
+    lo = next((s for s in samples if s[1] >= 0.1 * total), None)
+    hi = next((s for s in samples if s[1] >= 0.9 * total), None)
+    if lo is None or hi is None or hi[0] <= lo[0]:
+        return None
+    return (hi[1] - lo[1]) / (hi[0] - lo[0])
+
+
+async def throughput(
+    bootstrap: str,
+    scores: str,
+    output: str,
+    lines: list[bytes],
+    group: str,
+    committed_topic: str,
+    alive: Callable[[], None],
+    timeout: float,
+    isolation: str,
+) -> dict[str, Any]:
+    """Produce ``lines`` at full speed, consume ``output``; time until all committed."""
+    consumer = AIOKafkaConsumer(
+        output,
+        bootstrap_servers=bootstrap,
+        isolation_level=isolation,
+        auto_offset_reset="earliest",  # a fresh topic: count from its first record
+    )
+    await consumer.start()
+    consumed = 0
+
+    async def consume() -> None:
+        nonlocal consumed
+        while True:
+            batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+            consumed += sum(len(msgs) for msgs in batches.values())
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    consumer_task = asyncio.create_task(consume())
+    t0 = time.monotonic()
+    produce_task = asyncio.create_task(harness.produce_all(bootstrap, scores, lines))
+    samples: list[tuple[float, int]] = []
+    try:
+        while True:
+            offsets = await admin.list_consumer_group_offsets(group)
+            done = sum(m.offset for tp, m in offsets.items() if tp.topic == committed_topic)
+            samples.append((round(time.monotonic() - t0, 3), max(done, 0)))
+            if done >= len(lines):
+                break
+            alive()
+            if time.monotonic() - t0 > timeout:
+                raise BenchFailure(f"{done} of {len(lines)} committed after {timeout}s")
+            await asyncio.sleep(0.25)
+        elapsed = samples[-1][0]
+        produce_seconds = await produce_task
+        await asyncio.sleep(0.5)  # let the consumer catch the tail of the output
+    finally:
+        consumer_task.cancel()
+        produce_task.cancel()
+        await admin.close()
+        await consumer.stop()
+    sustained = steady_rate(samples, len(lines))
+    return {
+        "events": len(lines),
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(len(lines) / elapsed, 1),
+        "sustained_events_per_s": None if sustained is None else round(sustained, 1),
+        "producer_seconds": round(produce_seconds, 3),
+        "producer_events_per_s": round(len(lines) / produce_seconds, 1),
+        "output_records_consumed": consumed,
+        "committed_samples": samples,
+    }
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def latency(
+    bootstrap: str,
+    worker: Worker,
+    lines: list[bytes],
+    rate: float,
+    seconds: float,
+    isolation: str,
+) -> dict[str, Any]:
+    """Send at ``rate`` for ``seconds``; event -> first rank_change of that cause."""
+    consumer = AIOKafkaConsumer(
+        worker.changes, bootstrap_servers=bootstrap, isolation_level=isolation
+    )
+    await consumer.start()
+    await consumer.seek_to_end()
+    sent_at: dict[bytes, float] = {}
+    latencies: list[tuple[float, float]] = []  # (send time since start, latency s)
+    seen: set[bytes] = set()
+    stop = asyncio.Event()
+
+    async def consume() -> None:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=100, max_records=5000)
+            now = time.perf_counter()
+            for msgs in batches.values():
+                for msg in msgs:
+                    cause = cause_of(msg.value or b"")
+                    if cause is None or cause in seen or cause not in sent_at:
+                        continue
+                    seen.add(cause)
+                    latencies.append((sent_at[cause] - t0, now - sent_at[cause]))
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **harness.producer_settings())
+    await producer.start()
+    consumer_task = asyncio.create_task(consume())
+    t0 = time.perf_counter()
+    sent = 0
+    try:
+        while (elapsed := time.perf_counter() - t0) < seconds and sent < len(lines):
+            due = min(len(lines), int(rate * elapsed))
+            while sent < due:
+                line = lines[sent]
+                eid = json.loads(line)["event_id"].encode()
+                sent_at[eid] = time.perf_counter()
+                await producer.send(worker.scores, line, key=harness.board_key(line))
+                sent += 1
+            worker.check_alive()
+            await asyncio.sleep(0.002)
+        await producer.flush()
+        send_seconds = time.perf_counter() - t0
+        await asyncio.sleep(3.0)  # stragglers; a longer tail shows as a lower sample count
+    finally:
+        stop.set()
+        await consumer_task
+        await producer.stop()
+        await consumer.stop()
+    kept = [lat * 1000 for at, lat in latencies if at >= 1.0]
+    row: dict[str, Any] = {
+        "target_events_per_s": round(rate, 1),
+        "sent": sent,
+        "achieved_events_per_s": round(sent / send_seconds, 1),
+        "samples": len(kept),
+        "events_without_sample": sent - len(latencies),
+    }
+    if kept:
+        row.update(
+            p50_ms=round(percentile(kept, 0.50), 1),
+            p95_ms=round(percentile(kept, 0.95), 1),
+            p99_ms=round(percentile(kept, 0.99), 1),
+            max_ms=round(max(kept), 1),
+        )
+    return row
+
+
+def start_passthrough(
+    bootstrap: str, scores: str, via: str, out: str, group: str, settings: dict[str, Any]
+) -> subprocess.Popen[str]:
+    cmd = [sys.executable, "-m", "bench.passthrough", "--bootstrap", bootstrap]
+    cmd += ["--in", scores, "--via", via, "--out", out, "--group", group]
+    cmd += ["--batch", str(settings["batch_max_events"])]
+    cmd += ["--batch-ms", str(settings["batch_max_ms"])]
+    cmd += ["--linger-ms", str(settings["producer_linger_ms"])]
+    cmd += ["--commit-interval", str(settings["commit_interval_s"])]
+    proc = subprocess.Popen(cmd, cwd=harness.ROOT, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], 60)
+    if not ready or proc.stdout.readline().strip() != "ready":
+        proc.kill()
+        raise BenchFailure("the passthrough did not get its partitions within 60 s")
+    return proc
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    boards = Path(args.boards).resolve()
+    settings = harness.worker_settings(args.guarantee, args.partitions)
+    overrides = dict(item.split("=", 1) for item in args.set)
+    settings.update(overrides)
+    isolation = "read_committed" if args.guarantee == "exactly_once" else "read_uncommitted"
+    now_ms = time.time_ns() // 1_000_000
+    # Throughput: 9 days of event time (windows roll over) ending 2 h ago; the latency
+    # loads then follow in event time (the last hour), so their events land in open
+    # windows and move top-Ks as live traffic does, instead of being late.
+    hour = 3_600_000
+    lines = gen_lines(
+        args.events, args.users, 21, now_ms, now_ms - 2 * hour - 9 * harness.DAY_MS, 9 * 24
+    )
+    rid = harness.run_id()
+    result: dict[str, Any] = {
+        "bench": "e2e",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": harness.machine(),
+        "git": harness.git_commit(),
+        "params": {
+            "events": len(lines),
+            "users": args.users,
+            "boards": 10,
+            "boards_toml": str(boards),
+            "partitions": args.partitions,
+            "guarantee": args.guarantee,
+            "loads": args.loads,
+            "latency_seconds": args.latency_seconds,
+            "run_id": rid,
+        },
+        "settings": {
+            "worker": settings,
+            "load_producer": harness.producer_settings(),
+            "push_consumer_isolation": isolation,
+            "passthrough": "bench.passthrough, worker topology, worker batch/linger/commit",
+        },
+    }
+    bootstrap = args.bootstrap
+    pt = f"{rid}-pt"
+    asyncio.run(
+        harness.create_topics(bootstrap, [f"{pt}-in", f"{pt}-via", f"{pt}-out"], args.partitions)
+    )
+    print(f"e2e: passthrough ceiling, {len(lines):,} events ...", file=sys.stderr)
+    proc = start_passthrough(
+        bootstrap, f"{pt}-in", f"{pt}-via", f"{pt}-out", f"{pt}-group", settings
+    )
+
+    def pt_alive() -> None:
+        if proc.poll() is not None:
+            raise BenchFailure("the passthrough exited")
+
+    try:
+        result["passthrough"] = asyncio.run(
+            throughput(
+                bootstrap,
+                f"{pt}-in",
+                f"{pt}-out",
+                lines,
+                f"{pt}-group-1",
+                f"{pt}-via",
+                pt_alive,
+                args.timeout,
+                isolation,
+            )
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    with tempfile.TemporaryDirectory(prefix="rankstream-e2e-") as tmp:
+        worker = Worker(
+            bootstrap,
+            f"{rid}-w",
+            Path(tmp),
+            boards,
+            args.partitions,
+            args.guarantee,
+            extra_env={f"RANKSTREAM_{k.upper()}": v for k, v in overrides.items()},
+        )
+        try:
+            worker.create_topics()
+            worker.start()
+            result["worker_ready_s"] = round(worker.wait_ready(), 2)
+            assert worker.proc is not None
+            rss = harness.RssSampler(worker.proc.pid)
+            rss.sample()
+            print(f"e2e: worker, {len(lines):,} events ...", file=sys.stderr)
+            profiler = start_py_spy(worker.proc.pid, args.py_spy) if args.py_spy else None
+            cpu0 = harness.cpu_seconds(worker.proc.pid)
+            result["worker"] = asyncio.run(
+                throughput(
+                    bootstrap,
+                    worker.scores,
+                    worker.changes,
+                    lines,
+                    worker.app_id,
+                    worker.by_board,
+                    worker.check_alive,
+                    args.timeout,
+                    isolation,
+                )
+            )
+            # CPU seconds of the worker per wall second: ~1.0 means one core busy (the
+            # worker is CPU-bound: one event loop plus faust's consumer thread).
+            cpu = harness.cpu_seconds(worker.proc.pid) - cpu0
+            result["worker"]["cpu_seconds"] = round(cpu, 2)
+            result["worker"]["cpu_utilisation"] = round(cpu / result["worker"]["seconds"], 3)
+            if profiler is not None:
+                result["worker_profile"] = stop_py_spy(profiler, args.py_spy)
+            rss.sample()
+            result["worker"]["peak_rss_kib"] = rss.peak_kib
+            best = result["worker"]["sustained_events_per_s"] or result["worker"]["events_per_s"]
+            rows = []
+            for n, load in enumerate(args.loads):
+                rate = load * best
+                count = int(rate * args.latency_seconds) + 10
+                span = 1.0 / len(args.loads)  # hours of event time per load
+                start = now_ms - hour + int(n * span * hour)
+                more = gen_lines(count, args.users, 100 + n, now_ms, start, span)
+                print(f"e2e: latency at {load:.0%} = {rate:,.0f} events/s ...", file=sys.stderr)
+                row = asyncio.run(
+                    latency(bootstrap, worker, more, rate, args.latency_seconds, isolation)
+                )
+                rows.append({"load": load, **row})
+            result["latency"] = rows
+            result["worker_log_counts"] = [
+                line for line in worker.log_text().splitlines() if "rank: {" in line
+            ][-1:]
+        finally:
+            worker.cleanup()
+            asyncio.run(harness.delete_topics_with_prefix(bootstrap, pt))
+    w, p = result["worker"], result["passthrough"]
+    result["ratios"] = {
+        "worker_vs_passthrough_overall": round(w["events_per_s"] / p["events_per_s"], 3),
+        "worker_vs_passthrough_sustained": (
+            round(w["sustained_events_per_s"] / p["sustained_events_per_s"], 3)
+            if w["sustained_events_per_s"] and p["sustained_events_per_s"]
+            else None
+        ),
+    }
+    return result
+
+
+def start_py_spy(pid: int, out: str) -> subprocess.Popen[bytes]:
+    """Sample the worker with py-spy (raw collapsed stacks) while the throughput leg runs."""
+    cmd = ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--output", out]
+    cmd += ["--rate", "100", "--nonblocking"]
+    venv = Path(sys.executable).parent / "py-spy"
+    if venv.exists():
+        cmd[0] = str(venv)
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_py_spy(proc: subprocess.Popen[bytes], out: str) -> dict[str, Any]:
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    from bench.profile_summary import summarise
+
+    return summarise(Path(out), top=15)
+
+
+def render(result: dict[str, Any]) -> str:
+    p, w = result["passthrough"], result["worker"]
+    out = [
+        f"e2e: {result['params']['events']:,} events, {result['params']['partitions']} "
+        f"partitions, guarantee {result['params']['guarantee']}",
+        f"{'':<28}{'events/s':>12}{'sustained':>12}{'seconds':>10}",
+        f"{'raw passthrough (ceiling)':<28}{p['events_per_s']:>12,.0f}"
+        f"{p['sustained_events_per_s'] or 0:>12,.0f}{p['seconds']:>10.1f}",
+        f"{'rankstream worker':<28}{w['events_per_s']:>12,.0f}"
+        f"{w['sustained_events_per_s'] or 0:>12,.0f}{w['seconds']:>10.1f}",
+        f"worker / passthrough: {result['ratios']['worker_vs_passthrough_overall']:.1%} overall, "
+        f"{result['ratios']['worker_vs_passthrough_sustained'] or 0:.1%} sustained; "
+        f"producer alone {p['producer_events_per_s']:,.0f} events/s; worker CPU "
+        f"{w.get('cpu_utilisation', 0):.0%} of a core",
+    ]
+    for row in result.get("latency", []):
+        out.append(
+            f"latency at {row['load']:.0%} ({row['achieved_events_per_s']:,.0f} ev/s): "
+            f"p50 {row.get('p50_ms', '-')} ms, p95 {row.get('p95_ms', '-')} ms, "
+            f"p99 {row.get('p99_ms', '-')} ms ({row['samples']} samples)"
+        )
+    return "\n".join(out)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench.e2e_bench", description=__doc__)
+    p.add_argument("--events", type=int, default=30_000)
+    p.add_argument("--users", type=int, default=10_000)
+    p.add_argument("--partitions", type=int, default=4)
+    p.add_argument("--guarantee", choices=harness.GUARANTEES, default="exactly_once")
+    p.add_argument(
+        "--loads",
+        type=lambda s: [float(x) for x in s.split(",")],
+        default=[0.25, 0.5, 0.8],
+        help="fractions of the measured sustained rate for the latency leg",
+    )
+    p.add_argument("--latency-seconds", type=float, default=15.0)
+    p.add_argument("--boards", default=str(harness.ROOT / "bench" / "boards.toml"))
+    bootstrap = os.environ.get("RANKSTREAM_KAFKA_BOOTSTRAP", "localhost:9092")
+    p.add_argument("--bootstrap", default=bootstrap)
+    p.add_argument("--timeout", type=float, default=600)
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="worker setting override, e.g. batch_max_ms=10 (recorded; repeatable)",
+    )
+    p.add_argument("--py-spy", default=None, help="record the worker with py-spy into this file")
+    p.add_argument("--quick", action="store_true", help="smoke: 600 events, 2 s per load")
+    p.add_argument("--json-out", default=str(DEFAULT_JSON_OUT))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.quick:
+        args.events, args.users, args.latency_seconds = 600, 200, 2.5
+        args.loads = [0.5]
+    try:
+        result = run(args)
+    except BenchFailure as exc:
+        print(f"e2e_bench: {exc}", file=sys.stderr)
+        return 1
+    print(render(result))
+    out = Path(args.json_out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

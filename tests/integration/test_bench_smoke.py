@@ -1,0 +1,92 @@
+"""Smoke runs of the `make bench` legs that need the broker or Redis: tiny sizes, seconds
+each. They check that each leg measures what it says and cleans up its topics, not the
+figures (no timed assertions)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_bench(module: str, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, f"{module} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+async def _topics(bootstrap: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return list(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+def leftover_topics(bootstrap: str, prefix: str) -> list[str]:
+    return [t for t in asyncio.run(_topics(bootstrap)) if t.startswith(prefix)]
+
+
+def test_e2e_bench_quick(kafka: str, tmp_path: Path) -> None:
+    out = tmp_path / "e2e.json"
+    run_bench("bench.e2e_bench", "--quick", "--bootstrap", kafka, "--json-out", str(out))
+    result: dict[str, Any] = json.loads(out.read_text())
+    events = result["params"]["events"]
+    assert events > 0
+    for leg in ("passthrough", "worker"):
+        assert result[leg]["events"] == events
+        assert result[leg]["events_per_s"] > 0
+        assert result[leg]["committed_samples"][-1][1] >= events
+    # The passthrough re-sends each event once per hop; the worker writes rank changes.
+    assert result["passthrough"]["output_records_consumed"] == events
+    assert result["worker"]["output_records_consumed"] > 0
+    assert result["settings"]["worker"]["processing_guarantee"] == "at_least_once"
+    [row] = result["latency"]
+    assert row["samples"] > 0 and row["p50_ms"] <= row["p99_ms"]
+    assert leftover_topics(kafka, result["params"]["run_id"]) == []
+
+
+def test_state_bench_quick(kafka: str, tmp_path: Path) -> None:
+    out = tmp_path / "state.json"
+    run_bench("bench.state_bench", "--quick", "--bootstrap", kafka, "--json-out", str(out))
+    result: dict[str, Any] = json.loads(out.read_text())
+    small, large = result["sizes"]
+    assert large["users"] == 2 * small["users"]
+    # One window, one user per event: the key count follows the users.
+    assert large["table_keys"] > 1.5 * small["table_keys"] > 0
+    for row in (small, large):
+        assert row["peak_rss_kib"] > 0
+        assert row["warm_restart_s"] > 0
+        assert row["cold_restart_s"] > 0
+        # The cold restart rebuilt every key from the changelog (plus the probes').
+        assert row["table_keys_after_cold"] >= row["table_keys"]
+    assert result["flat"]["samples"]
+    assert result["extrapolated"]["measured_users"] == [small["users"], large["users"]]
+
+
+def test_redis_comparison_quick(tmp_path: Path) -> None:
+    """Leg 4 starts its own Redis (deploy/redis/up.sh) and does the same work as replay:
+    about as many rank changes from the same input."""
+    out = tmp_path / "engine.json"
+    args = ["--quick", "--sweep", "--sweep-users", "500", "--redis-port", "6390"]
+    run_bench("bench.engine_bench", *args, "--json-out", str(out), "--workdir", str(tmp_path))
+    [row] = json.loads(out.read_text())["sweep"]
+    ours, theirs = row["output_records"], row["redis"]["output_records"]
+    assert theirs > 0 and abs(ours - theirs) <= 0.05 * ours, (ours, theirs)
+    assert row["redis"]["client_summary"]["applied"] == row["events"]
+    assert row["ratio_ours_vs_redis"] > 0
+    assert row["floor"]["events_per_s"] > 0
