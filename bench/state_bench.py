@@ -42,6 +42,8 @@ from rocksdict import Options, Rdict
 from bench import harness
 from bench.e2e_bench import cause_of, gen_lines
 from bench.harness import BenchFailure, RssSampler, Worker
+from streams.state.layout import partition_paths
+from streams.state.rocksdb import OFFSET_KEY
 
 DEFAULT_JSON_OUT = harness.ROOT / "bench" / "results" / "state.json"
 MEM_BOARDS = """max_future_seconds = 600
@@ -75,11 +77,11 @@ def unique_user_events(n: int, now_ms: int, seed: int = 5) -> list[bytes]:
 
 def count_keys(data_dir: Path) -> int:
     total = 0
-    for path in sorted(data_dir.rglob("state-*.db")):
+    for path in partition_paths(data_dir):
         db = Rdict(str(path), Options(raw_mode=True))
         try:
             keys = db.keys()  # raw mode: bytes
-            total += sum(1 for key in keys if not bytes(key).startswith(b"__faust"))
+            total += sum(1 for key in keys if bytes(key) != OFFSET_KEY)
         finally:
             db.close()
     return total

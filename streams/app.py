@@ -36,6 +36,7 @@ from .publish import (
 from .ranker import STAGE, Item, Ranker
 from .restore import restore
 from .settings import Settings
+from .state.layout import partition_path
 from .state.rocksdb import RocksStore, RocksTuning
 from .wire import decode_event as decode_internal
 from .wire import encode_event
@@ -162,10 +163,9 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
         block_cache_bytes=settings.rocksdb_block_cache_mb * 1024 * 1024,
         write_buffer_bytes=settings.rocksdb_write_buffer_mb * 1024 * 1024,
     )
-    state_dir = settings.data_dir / f"{settings.app_id}-state"
 
     def open_store(partition: int) -> RocksStore:
-        path = state_dir / f"p{partition}"
+        path = partition_path(settings.data_dir, settings.app_id, partition)
         path.parent.mkdir(parents=True, exist_ok=True)
         return RocksStore(path, tuning)
 

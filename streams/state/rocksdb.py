@@ -64,7 +64,7 @@ from rocksdict import (
     WriteBatch,
 )
 
-__all__ = ["RocksStore", "RocksTuning", "rocksdb_options", "split_key"]
+__all__ = ["OFFSET_KEY", "RocksStore", "RocksTuning", "rocksdb_options", "split_key"]
 
 SEP: Final = b"\x01"
 _END: Final = b"\x02"  # SEP + 1: the exclusive upper end of a space's range

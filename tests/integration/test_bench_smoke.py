@@ -54,7 +54,7 @@ def test_e2e_bench_quick(kafka: str, tmp_path: Path) -> None:
     # The passthrough re-sends each event once per hop; the worker writes rank changes.
     assert result["passthrough"]["output_records_consumed"] == events
     assert result["worker"]["output_records_consumed"] > 0
-    assert result["settings"]["worker"]["processing_guarantee"] == "at_least_once"
+    assert result["settings"]["worker"]["processing_guarantee"] == "exactly_once"
     [row] = result["latency"]
     assert row["samples"] > 0 and row["p50_ms"] <= row["p99_ms"]
     assert leftover_topics(kafka, result["params"]["run_id"]) == []

@@ -16,6 +16,7 @@ from rocksdict import Options, Rdict
 
 from bench.gen_events import GenConfig, iter_lines
 from streams.engine.config import load_boards
+from streams.state.layout import partition_paths
 
 from .conftest import Job
 from .kafka_io import consume_until, mismatches, produce, reference_tops
@@ -41,7 +42,7 @@ def events(now: int, n: int, seed: int, days: float = 9) -> list[bytes]:
 def snapshot(data_dir: Path) -> dict[bytes, bytes]:
     """Every key/value in the worker's RocksDB partitions (engine state and changelog position)."""
     items: dict[bytes, bytes] = {}
-    paths = sorted(p for p in data_dir.glob("*-state/p*") if p.is_dir())
+    paths = partition_paths(data_dir)
     assert paths, f"no state databases under {data_dir}"
     for path in paths:
         db = Rdict(str(path), Options(raw_mode=True))
