@@ -22,6 +22,7 @@ import faust
 from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyped]
 from aiokafka.producer.message_accumulator import BatchBuilder  # type: ignore[import-untyped]
 
+from .api import register_api
 from .engine.config import BoardsConfig, load_boards
 from .engine.core import is_future
 from .engine.events import dumps
@@ -206,6 +207,8 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
         wall_clock_ms,
         sink,
     )
+
+    register_api(app, ranker, settings, config, by_board.get_topic_name())
 
     def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[faust.EventT[bytes]]]:
         """Both agents work on batches; take_events acks a batch only when the next one is

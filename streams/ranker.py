@@ -42,6 +42,9 @@ class Sink(Protocol):
     async def dead_letter(self, value: bytes) -> Awaitable[Any]: ...
 
 
+BATCH_BUCKETS: tuple[float, ...] = (1, 10, 50, 100, 250, 500, 1000, float("inf"))
+
+
 @dataclass(slots=True)
 class Counts:
     """Outcome counters, read by metrics and tests."""
@@ -49,9 +52,22 @@ class Counts:
     by_outcome: dict[str, int] = field(default_factory=dict)
     records: int = 0
     batches: int = 0
+    windows_closed: int = 0
+    #: cumulative histogram of events per batch: upper bound -> batches of at most that size
+    batch_buckets: dict[float, int] = field(default_factory=lambda: dict.fromkeys(BATCH_BUCKETS, 0))
+    batch_events: int = 0
+    last_event_ts: int | None = None  # greatest event time of the latest batch (lag)
 
     def add(self, outcome: str) -> None:
         self.by_outcome[outcome] = self.by_outcome.get(outcome, 0) + 1
+
+    def observe_batch(self, items: Sequence[Item]) -> None:
+        size = len(items)
+        self.batch_events += size
+        for bound in self.batch_buckets:
+            if size <= bound:
+                self.batch_buckets[bound] += 1
+        self.last_event_ts = max((i.event.ts for i in items), default=self.last_event_ts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +102,11 @@ class Ranker:
         for partition in partitions:
             self._engines.pop(partition, None)
 
+    def engine_for(self, partition: int) -> Engine:
+        """The partition's engine, for read-only queries (the caller checks that this
+        worker owns the partition)."""
+        return self._engine(partition)[0]
+
     def _engine(self, partition: int) -> tuple[Engine, RocksStore]:
         found = self._engines.get(partition)
         if found is None:
@@ -114,7 +135,9 @@ class Ranker:
             if result.records:
                 key = item.event.board.encode()
                 records += [(key, record.to_json().encode()) for record in result.records]
+                self.counts.windows_closed += result.closed
         self.counts.records += len(records)
+        self.counts.observe_batch(items)
         await sink.changes(records)
         await asyncio.gather(*acks)
         await self.flush(touched)
@@ -124,7 +147,8 @@ class Ranker:
         """Persist each partition's pending state: the changelog first (acknowledged),
         then the local RocksDB, so the changelog is never behind the local state."""
         for partition in sorted(partitions):
-            _, store = self._engine(partition)
+            engine, store = self._engine(partition)
+            engine.sync()  # the rank trees' pending counts, before the state is staged
             changes, commit = store.stage()
             if changes:
                 await self._sink.changelog(partition, changes)

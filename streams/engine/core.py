@@ -46,6 +46,7 @@ class Result:
     outcome: Outcome
     records: list[Record] = field(default_factory=list)
     late: list[str] = field(default_factory=list)  # window kinds the event was late for
+    closed: int = 0  # windows this event closed (their WindowClosed records are in records)
 
 
 class _Spaces:
@@ -98,7 +99,7 @@ class Engine:
         self._store = store
         self._clock = clock
         self._boards: dict[str, _Board] = {}
-        self._tree_cache = NodeCache(tree_cache_nodes)
+        self._tree_cache = NodeCache(store, tree_cache_nodes)
 
     @property
     def config(self) -> BoardsConfig:
@@ -108,7 +109,14 @@ class Engine:
     def store(self) -> Store:
         return self._store
 
+    def sync(self) -> None:
+        """Write the rank trees' pending count changes to the store. Call it before the
+        store is persisted (flushed, changelogged); replay and tests need not."""
+        self._tree_cache.sync()
+
     def drop_caches(self) -> None:
+        """Forget every cache, unsynced tree counts too: for when the store changed (or
+        dropped its unflushed writes) under the engine."""
         self._boards.clear()
         self._tree_cache.clear()
 
@@ -139,7 +147,9 @@ class Engine:
             board.watermark = event.ts
             store.put(board.meta_space, _WATERMARK, str(event.ts).encode())
             if event.ts >= board.next_close:
+                before = len(result.records)
                 self._close_due(board, result.records)
+                result.closed = len(result.records) - before
         return result
 
     def top(self, board: str, window: WindowRef) -> list[tuple[int, str, int]]:

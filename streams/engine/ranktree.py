@@ -105,17 +105,24 @@ def _id(nid: int) -> bytes:
 
 
 class NodeCache:
-    """Decoded tree nodes of all windows of one engine, least recently used evicted first.
+    """Decoded tree nodes of all windows of one engine and store, least recently used
+    evicted first; bounded by ``max_nodes`` (a node is at most ``FANOUT`` separators),
+    never by users.
 
-    Bounded by ``max_nodes`` (a node is at most ``FANOUT`` separators), never by users.
-    Nodes are written to the store as soon as they change, so eviction never loses data.
+    Count changes are written back lazily: a node whose counts changed is *dirty* until
+    :meth:`sync` (or its eviction) writes it, so a node touched by every event of a batch
+    (the root) is encoded and written once per batch, not once per event. Whoever persists
+    the store must call :meth:`sync` first (:meth:`~streams.engine.core.Engine.sync`).
+    Structure changes (splits, merges) are written at once.
     """
 
-    __slots__ = ("_max", "_nodes")
+    __slots__ = ("_dirty", "_max", "_nodes", "_store")
 
-    def __init__(self, max_nodes: int = 4096) -> None:
+    def __init__(self, store: Store, max_nodes: int = 4096) -> None:
+        self._store = store
         self._max = max(8, max_nodes)
         self._nodes: dict[tuple[bytes, int], _Node] = {}
+        self._dirty: set[tuple[bytes, int]] = set()
 
     def get(self, space: bytes, nid: int) -> _Node | None:
         key = (space, nid)
@@ -128,18 +135,45 @@ class NodeCache:
         nodes = self._nodes
         nodes[(space, node.nid)] = node
         if len(nodes) > self._max:
-            del nodes[next(iter(nodes))]
+            oldest = next(iter(nodes))
+            if oldest in self._dirty:
+                self._write(oldest)
+            del nodes[oldest]
+
+    def touch(self, space: bytes, node: _Node) -> None:
+        """``node``'s counts changed; it is in the cache (it was just read through it)."""
+        key = (space, node.nid)
+        if key not in self._nodes:  # evicted since it was read: keep it, it is current
+            self.put(space, node)
+        self._dirty.add(key)
+
+    def sync(self) -> None:
+        """Write the counts of every dirty node to the store."""
+        for key in self._dirty:
+            self._write(key, keep=True)
+        self._dirty.clear()
+
+    def _write(self, key: tuple[bytes, int], keep: bool = False) -> None:
+        space, nid = key
+        node = self._nodes[key]
+        self._store.put(space, b"c" + _id(nid), _u64(node.counts))
+        if not keep:
+            self._dirty.discard(key)
 
     def forget(self, space: bytes, nid: int | None = None) -> None:
-        """Drop one node, or every node of ``space`` (retention, rebalance)."""
+        """Drop one node, or every node of ``space`` (retention), unwritten changes too."""
         if nid is not None:
             self._nodes.pop((space, nid), None)
+            self._dirty.discard((space, nid))
             return
         for key in [k for k in self._nodes if k[0] == space]:
             del self._nodes[key]
+            self._dirty.discard(key)
 
     def clear(self) -> None:
+        """Forget everything, unwritten changes too (the store changed under the engine)."""
         self._nodes.clear()
+        self._dirty.clear()
 
 
 class RankTree:
@@ -290,9 +324,10 @@ class RankTree:
         path, low = self._bounded_path(key)
         node, i = path[-1]
         count = node.counts[i]
-        keys = [k for k, _ in islice(self._store.scan(self._index, low), count)]
         half = count // 2
-        node.seps.insert(i, keys[half - 1])
+        found = next(islice(self._store.scan(self._index, low), half - 1, half), None)
+        assert found is not None, "the index holds fewer keys than the tree counts"
+        node.seps.insert(i, found[0])
         node.counts[i : i + 1] = [half, count - half]
         self._save(node)
         depth = len(path) - 1
@@ -423,9 +458,10 @@ class RankTree:
         return node
 
     def _save_counts(self, node: _Node) -> None:
-        self._store.put(self._space, b"c" + _id(node.nid), _u64(node.counts))
         if not self._persisted:  # the first write of a new tree
             self._save(node)
+        else:
+            self._cache.touch(self._space, node)
 
     def _save(self, node: _Node) -> None:
         if not self._persisted:
@@ -435,6 +471,7 @@ class RankTree:
         self._store.put(self._space, b"s" + key, _encode_structure(node))
         self._store.put(self._space, b"c" + key, _u64(node.counts))
         self._cache.put(self._space, node)
+        self._cache.touch(self._space, node)  # later count changes of the batch
 
     def _delete(self, node: _Node) -> None:
         key = _id(node.nid)

@@ -28,7 +28,7 @@ class Model:
 
     def __init__(self, store: MemoryStore | RocksStore, bucket: int, fanout: int, cache: int):
         self.store = store
-        self.cache = NodeCache(cache)
+        self.cache = NodeCache(store, cache)
         self.tree = RankTree(store, TREE, INDEX, self.cache, bucket_max=bucket, fanout=fanout)
         self.keys: list[bytes] = []
 
@@ -72,9 +72,10 @@ def test_tree_matches_sorted_list(
     for op, a, b in operations:
         model.apply(op, a, b)
     model.check()
-    # A fresh tree object and an empty cache read the same answers back from the store.
+    # Once synced, a fresh tree object and an empty cache read the same answers back.
+    model.cache.sync()
     model.tree = RankTree(
-        model.store, TREE, INDEX, NodeCache(8), bucket_max=shape[0], fanout=shape[1]
+        model.store, TREE, INDEX, NodeCache(model.store, 8), bucket_max=shape[0], fanout=shape[1]
     )
     model.check()
 
@@ -99,6 +100,7 @@ def test_tree_survives_a_restart_in_rocksdb(tmp_path: Path) -> None:
         model.replace(None, (n * 37 % 200).to_bytes(2, "big"))
     for n in range(0, 200, 3):
         model.replace(n.to_bytes(2, "big"), None)
+    model.cache.sync()
     store.flush()
     expected = list(model.keys)
     store.close()
