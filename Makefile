@@ -6,8 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run replay-example test test-unit test-integration test-known-bugs lint fmt schemas schemas-check \
-        bench bench-engine bench-worker clean
+.PHONY: help install run replay-example test test-unit test-integration test-e2e test-known-bugs lint fmt \
+        schemas schemas-check bench bench-engine bench-worker bench-query browser clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -31,8 +31,14 @@ replay-example: $(STAMP) ## replay examples/events.jsonl and print the resulting
 	@$(BIN)/python -m streams.show var/replay-changes.jsonl
 	@echo "records: var/replay-changes.jsonl   dead letters: var/replay-dead-letters.jsonl"
 
-test: $(STAMP) lint schemas-check kafka-up ## everything CI runs (starts the local Kafka)
+test: $(STAMP) lint schemas-check kafka-up browser ## everything CI runs (starts the local Kafka)
 	$(BIN)/pytest tests
+
+test-e2e: $(STAMP) kafka-up browser ## the browser test of the live page (headless Chromium)
+	$(BIN)/pytest tests/e2e
+
+browser: ## install headless Chromium + chromedriver for the browser test (apt, once)
+	@bash deploy/browser/install.sh
 
 test-known-bugs: $(STAMP) kafka-up ## reproductions of open bugs (expected to fail now and then)
 	$(BIN)/pytest -m known_bug tests
@@ -63,6 +69,9 @@ bench-engine: $(STAMP) ## replay throughput vs the json.loads floor (200k events
 
 bench-worker: $(STAMP) kafka-up ## one worker end to end on the local Kafka (20k events)
 	$(BIN)/python -m bench.worker_bench
+
+bench-query: $(STAMP) ## exact-rank and top-N query latency on a 1,000,000-user window (RocksDB)
+	$(BIN)/python -m bench.query_bench --users 1000000 --out bench/results/query.json
 
 bench: bench-engine bench-worker ## all benchmarks (not part of `make test`)
 
