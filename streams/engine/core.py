@@ -99,7 +99,7 @@ class Engine:
         self._store = store
         self._clock = clock
         self._boards: dict[str, _Board] = {}
-        self._tree_cache = NodeCache(store, tree_cache_nodes)
+        self._tree_cache = NodeCache(store, max(64, tree_cache_nodes))
 
     @property
     def config(self) -> BoardsConfig:

@@ -267,7 +267,19 @@ class RankTree:
         """The index key ``old`` was replaced by ``new`` (None: absent), already written."""
         if old == new:
             return
-        old_path = None if old is None else self._path(old)
+        full_old = None if old is None else self._path(old)
+        if full_old is not None and new is not None:
+            # Most moves stay inside the old key's bucket: no count changes at all.
+            low = high = None
+            for node, i in full_old:
+                seps = node.seps
+                if i:
+                    low = seps[i - 1]
+                if i < len(seps):
+                    high = seps[i]
+            if (low is None or new > low) and (high is None or new <= high):
+                return
+        old_path = full_old
         new_path = None if new is None else self._path(new)
         if old_path is not None and new_path is not None:
             # Shared prefix of both paths (same node, same child): counts unchanged there.
@@ -276,13 +288,12 @@ class RankTree:
                 if a is not b or i != j:
                     break
                 same += 1
-            if same == len(old_path):
-                return  # moved within one bucket
             old_path, new_path = old_path[same:], new_path[same:]
         if old_path is not None:
             for node, i in old_path:
                 node.counts[i] -= 1
                 self._save_counts(node)
+        split = False
         if new_path is not None:
             for node, i in new_path:
                 node.counts[i] += 1
@@ -291,8 +302,9 @@ class RankTree:
             if bottom.counts[i] > self._bucket_max:
                 assert new is not None
                 self._split_bucket(new)
-        if old is not None:
-            path = self._path(old)  # re-walk: a split above may have moved it
+                split = True
+        if old is not None and full_old is not None:
+            path = self._path(old) if split else full_old  # a split may have moved it
             bottom, i = path[-1]
             counts = bottom.counts
             neighbour = i + 1 if i + 1 < len(counts) else i - 1
