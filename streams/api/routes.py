@@ -94,8 +94,13 @@ class Api:
         return bool(recovery.completed.is_set() and not recovery.in_recovery)
 
     def local_engine(self, board: str) -> Engine | None:
+        """The engine of the board's partition when this worker owns it and its state is
+        recovered. Never earlier: an engine caches board metadata when it is created, and
+        one built from a half-restored database would hand the agent stale watermarks."""
         partition = self.owners.partition(board)
-        return self.ranker.engine_for(partition) if self.owners.owns(partition) else None
+        if not self.ready() or not self.owners.owns(partition):
+            return None
+        return self.ranker.engine_for(partition)
 
     def window_out(self, board: str, window: WindowRef, is_open: bool) -> dict[str, Any]:
         grace = self.config.for_board(board).grace_seconds * 1000
@@ -142,6 +147,8 @@ class Api:
         """Boards whose partition this worker owns: configured ones and any with state."""
         found: dict[str, dict[str, Any]] = {}
         names = set(self.config.boards)
+        if not self.ready():
+            return found
         for partition in range(self.settings.partitions):
             if self.owners.owns(partition):
                 names.update(self.ranker.engine_for(partition).boards())
