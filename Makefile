@@ -6,9 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run replay-example test test-unit test-integration lint fmt schemas schemas-check \
-        bench bench-engine bench-e2e bench-state bench-query bench-bridge bench-report \
-        redis-up redis-down clean
+.PHONY: help install run replay-example test test-unit test-integration test-e2e lint fmt \
+        schemas schemas-check browser bench bench-engine bench-e2e bench-state bench-query \
+        bench-bridge bench-report redis-up redis-down clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -32,8 +32,14 @@ replay-example: $(STAMP) ## replay examples/events.jsonl and print the resulting
 	@$(BIN)/python -m streams.show var/replay-changes.jsonl
 	@echo "records: var/replay-changes.jsonl   dead letters: var/replay-dead-letters.jsonl"
 
-test: $(STAMP) lint schemas-check kafka-up ## everything CI runs (starts the local Kafka)
+test: $(STAMP) lint schemas-check kafka-up browser ## everything CI runs (starts the local Kafka)
 	$(BIN)/pytest tests
+
+test-e2e: $(STAMP) kafka-up browser ## the browser test of the live page (headless Chromium)
+	$(BIN)/pytest tests/e2e
+
+browser: ## install headless Chromium + chromedriver for the browser test (apt, once)
+	@bash deploy/browser/install.sh
 
 test-integration: $(STAMP) kafka-up ## integration tests only (real Kafka)
 	$(BIN)/pytest tests/integration
@@ -69,10 +75,8 @@ bench-e2e: $(STAMP) kafka-up ## legs 2 + 3: worker vs raw passthrough, latency a
 bench-state: $(STAMP) kafka-up ## legs 5 + 6: cold/warm restart, RSS per user, flat over rollovers
 	$(BIN)/python -m bench.state_bench --guarantee $(BENCH_GUARANTEE)
 
-bench-query: $(STAMP) ## leg 7: top-N and exact-rank latency on 1M users (when present)
-	@if [ -f bench/query_bench.py ]; then \
-	  $(BIN)/python -m bench.query_bench --users 1000000 --out bench/results/query.json; \
-	else echo "bench-query: bench/query_bench.py not present: not run"; fi
+bench-query: $(STAMP) ## leg 7: top-N and exact-rank latency on a 1,000,000-user window
+	$(BIN)/python -m bench.query_bench --users 1000000 --out bench/results/query.json
 
 bench-bridge: $(STAMP) ## the RabbitMQ bridge benchmark (when present)
 	@if [ -f bench/bridge_bench.py ]; then \

@@ -32,6 +32,8 @@ echo "run: worker started (log: $logs/worker.log, boards: $RANKSTREAM_BOARDS)"
 "$bin/rankstream" demo --rate "${DEMO_RATE:-50}" --invalid-every 200 --quiet >"$logs/demo.log" 2>&1 &
 pids+=($!)
 echo "run: demo feed started at ${DEMO_RATE:-50} events/s (log: $logs/demo.log)"
+port="${RANKSTREAM_WEB_PORT:-6066}"
+echo "run: live page: http://localhost:$port/  (query API: http://localhost:$port/boards)"
 echo "run: live boards follow; Ctrl-C stops everything"
 sleep 2
 "$bin/rankstream" watch --from-beginning || true

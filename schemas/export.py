@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from schemas.dead_letter import DeadLetterReplay, DeadLetterStream
 from schemas.push import RankChangeOut, WindowClosedOut
+from schemas.query import BoardPageOut, BoardsOut, ErrorOut, UserRankOut, UserRanksOut
 from schemas.score_event import ScoreEventIn
 
 SCHEMA_DIR: Final = Path(__file__).resolve().parent
@@ -31,6 +32,11 @@ MODELS: Final[dict[str, type[BaseModel]]] = {
     "window_closed.schema.json": WindowClosedOut,
     "dead_letter_replay.schema.json": DeadLetterReplay,
     "dead_letter_stream.schema.json": DeadLetterStream,
+    "query_board_page.schema.json": BoardPageOut,
+    "query_user_rank.schema.json": UserRankOut,
+    "query_user_ranks.schema.json": UserRanksOut,
+    "query_boards.schema.json": BoardsOut,
+    "query_error.schema.json": ErrorOut,
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import faust
 
+from .api import register_api
 from .consumer import consumer_class
 from .engine.config import BoardsConfig, load_boards
 from .engine.core import is_future
@@ -189,6 +190,8 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
         (changes.get_topic_name(), dlq.get_topic_name()),
         restore_partition,
     )
+
+    register_api(app, ranker, settings, config, by_board.get_topic_name())
 
     def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[faust.EventT[bytes]]]:
         """Both agents work on batches; take_events acks a batch only when the next one is

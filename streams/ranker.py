@@ -29,6 +29,9 @@ from .state.rocksdb import RocksStore
 STAGE = "rank"
 
 
+BATCH_BUCKETS: tuple[float, ...] = (1, 10, 50, 100, 250, 500, 1000, float("inf"))
+
+
 @dataclass(slots=True)
 class Counts:
     """Outcome counters, read by metrics and tests."""
@@ -36,9 +39,22 @@ class Counts:
     by_outcome: dict[str, int] = field(default_factory=dict)
     records: int = 0
     batches: int = 0
+    windows_closed: int = 0
+    #: cumulative histogram of events per batch: upper bound -> batches of at most that size
+    batch_buckets: dict[float, int] = field(default_factory=lambda: dict.fromkeys(BATCH_BUCKETS, 0))
+    batch_events: int = 0
+    last_event_ts: int | None = None  # greatest event time of the latest batch (lag)
 
     def add(self, outcome: str, n: int = 1) -> None:
         self.by_outcome[outcome] = self.by_outcome.get(outcome, 0) + n
+
+    def observe_batch(self, items: Sequence[Item]) -> None:
+        size = len(items)
+        self.batch_events += size
+        for bound in self.batch_buckets:
+            if size <= bound:
+                self.batch_buckets[bound] += 1
+        self.last_event_ts = max((i.event.ts for i in items), default=self.last_event_ts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +89,7 @@ class Ranker:
         self._restore = restore
         self._engines: dict[int, tuple[Engine, RocksStore]] = {}
         self._ready: dict[int, asyncio.Task[tuple[Engine, RocksStore]]] = {}
+        self._assigned = False
         self.counts = Counts()
 
     # -- ownership ---------------------------------------------------------------------
@@ -87,6 +104,7 @@ class Ranker:
         partition that is ours both before and after, so its caches are still right, and
         an event batch that was in flight during the rebalance can still be committed."""
         owned = set(partitions)
+        self._assigned = True
         self.release(p for p in list(self._engines) + list(self._ready) if p not in owned)
         for partition in owned:
             if partition not in self._engines and partition not in self._ready:
@@ -105,6 +123,16 @@ class Ranker:
 
     def close(self) -> None:
         self.release(list(self._engines) + list(self._ready))
+
+    def ready(self) -> bool:
+        """Every partition assigned so far is restored (the API answers only then)."""
+        return self._assigned and not self._ready
+
+    def engine_for(self, partition: int) -> Engine | None:
+        """The partition's engine for read-only queries, once restored (the caller checks
+        that this worker owns the partition)."""
+        found = self._engines.get(partition)
+        return None if found is None else found[0]
 
     async def engine(self, partition: int) -> tuple[Engine, RocksStore]:
         """The partition's engine and store, restored from the changelog first."""
@@ -135,6 +163,7 @@ class Ranker:
         # Partitions are independent (own engine, store and transactional producer), so
         # their units overlap: each mostly waits for its transaction's round trips.
         await asyncio.gather(*(self._process_partition(p, s) for p, s in by_partition.items()))
+        self.counts.observe_batch(items)
         self.counts.batches += 1
 
     async def _process_partition(self, partition: int, items: list[Item]) -> None:
@@ -146,6 +175,7 @@ class Ranker:
         unit = Unit(items[0].topic, partition, items[-1].offset + 1)
         records = unit.records
         counts: dict[str, int] = {}
+        closed = 0
         for item in items:
             result = engine.apply(item.event)
             outcome = result.outcome
@@ -162,6 +192,8 @@ class Ranker:
                 key = item.event.board.encode()
                 topic = self._changes_topic
                 records += [(topic, key, record.to_json().encode()) for record in result.records]
+                closed += result.closed
+        engine.sync()  # the rank trees' pending counts, before the state is staged
         unit.changelog, commit = store.stage()
         try:
             offset = await self._publisher.publish(STAGE, unit)
@@ -173,6 +205,7 @@ class Ranker:
         commit(offset)
         for outcome_name, n in counts.items():
             self.counts.add(outcome_name, n)
+        self.counts.windows_closed += closed
         self.counts.records += sum(1 for topic, _, _ in records if topic == self._changes_topic)
 
     @staticmethod

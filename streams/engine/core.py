@@ -19,12 +19,15 @@ from .aggregates import fold
 from .codec import board_space, decode_state, encode_state, index_key, window_space
 from .config import BoardConfig, BoardsConfig
 from .events import Record, ScoreEvent, Standing, WindowClosed, WindowRef
+from .ranktree import NodeCache, RankTree
 from .storage import Store
 from .topk import TopK
 from .windows import ALL, KINDS, Calendar
 
 _WATERMARK = b"watermark"
 _WINDOWS = b"windows"
+#: Space listing every board with state (key: board name), for queries.
+BOARDS_SPACE = b"B"
 
 
 def is_future(ts: int, now_ms: int, max_future_seconds: int) -> bool:
@@ -43,16 +46,20 @@ class Result:
     outcome: Outcome
     records: list[Record] = field(default_factory=list)
     late: list[str] = field(default_factory=list)  # window kinds the event was late for
+    closed: int = 0  # windows this event closed (their WindowClosed records are in records)
 
 
 class _Spaces:
-    """A window's store spaces and its cached top-K, looked up once per window and event."""
+    """A window's store spaces, its cached top-K and its rank tree (ranktree.py), looked
+    up once per window and event."""
 
-    __slots__ = ("index", "top", "users")
+    __slots__ = ("index", "top", "tree", "tree_space", "users")
 
-    def __init__(self, board: str, window: WindowRef) -> None:
+    def __init__(self, board: str, window: WindowRef, store: Store, cache: NodeCache) -> None:
         self.users = window_space(b"U", board, window.kind, window.period)
         self.index = window_space(b"I", board, window.kind, window.period)
+        self.tree_space = window_space(b"T", board, window.kind, window.period)
+        self.tree = RankTree(store, self.tree_space, self.index, cache)
         self.top: TopK | None = None
 
 
@@ -79,15 +86,39 @@ class _Board:
 
 
 class Engine:
-    def __init__(self, config: BoardsConfig, store: Store, clock: Callable[[], int]) -> None:
-        """``clock`` returns the wall clock in epoch milliseconds (for the future rule)."""
+    def __init__(
+        self,
+        config: BoardsConfig,
+        store: Store,
+        clock: Callable[[], int],
+        tree_cache_nodes: int = 4096,
+    ) -> None:
+        """``clock`` returns the wall clock in epoch milliseconds (for the future rule);
+        ``tree_cache_nodes`` bounds the decoded rank-tree nodes kept in RAM."""
         self._config = config
         self._store = store
         self._clock = clock
         self._boards: dict[str, _Board] = {}
+        self._tree_cache = NodeCache(store, max(64, tree_cache_nodes))
+
+    @property
+    def config(self) -> BoardsConfig:
+        return self._config
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    def sync(self) -> None:
+        """Write the rank trees' pending count changes to the store. Call it before the
+        store is persisted (flushed, changelogged); replay and tests need not."""
+        self._tree_cache.sync()
 
     def drop_caches(self) -> None:
+        """Forget every cache, unsynced tree counts too: for when the store changed (or
+        dropped its unflushed writes) under the engine."""
         self._boards.clear()
+        self._tree_cache.clear()
 
     def apply(self, event: ScoreEvent) -> Result:
         if is_future(event.ts, self._clock(), self._config.max_future_seconds):
@@ -111,15 +142,44 @@ class Engine:
                 continue
             self._apply_to_window(board, window, event, result.records)
         if watermark is None or event.ts > watermark:
+            if watermark is None:
+                store.put(BOARDS_SPACE, board.name.encode(), b"")
             board.watermark = event.ts
             store.put(board.meta_space, _WATERMARK, str(event.ts).encode())
             if event.ts >= board.next_close:
+                before = len(result.records)
                 self._close_due(board, result.records)
+                result.closed = len(result.records) - before
         return result
 
     def top(self, board: str, window: WindowRef) -> list[tuple[int, str, int]]:
         """Current (rank, user, score) of a window's top-K, for queries and tests."""
         return self._top(self._board(board), window).standings()
+
+    def boards(self) -> list[str]:
+        """Boards with state in this engine's store, in name order."""
+        return [key.decode() for key, _ in self._store.scan(BOARDS_SPACE)]
+
+    def known(self, board: str) -> bool:
+        """Configured, or has state here; queries check this first so that asking for
+        made-up boards never grows the engine's per-board cache."""
+        return (
+            board in self._boards
+            or board in self._config.boards
+            or self._store.get(BOARDS_SPACE, board.encode()) is not None
+        )
+
+    def windows(self, board: str) -> tuple[int | None, list[WindowRef], dict[str, list[WindowRef]]]:
+        """A board's watermark, its open windows and its retained closed windows per kind
+        (oldest first), as the engine holds them. Check :meth:`known` first."""
+        state = self._board(board)
+        return state.watermark, list(state.open), {k: list(v) for k, v in state.closed.items()}
+
+    def window_spaces(self, board: str, window: WindowRef) -> tuple[bytes, bytes, RankTree]:
+        """(user-state space, rank-index space, rank tree) of one window, for queries."""
+        state = self._board(board)
+        spaces = state.windows.get(window) or self._spaces(state, window)
+        return spaces.users, spaces.index, spaces.tree
 
     def _apply_to_window(
         self, board: _Board, window: WindowRef, event: ScoreEvent, out: list[Record]
@@ -127,7 +187,7 @@ class Engine:
         store = self._store
         spaces = board.windows.get(window)
         if spaces is None:
-            spaces = board.windows[window] = _Spaces(board.name, window)
+            spaces = board.windows[window] = self._spaces(board, window)
         user = event.user.encode()
         descending = board.descending
         raw = store.get(spaces.users, user)
@@ -150,6 +210,7 @@ class Engine:
         if old_key is not None:
             store.delete(index, old_key)
         store.put(index, new_key, b"")
+        spaces.tree.move(old_key, new_key)
         top.move(old_key, new_key, (board.name, window, event.event_id), out)  # type: ignore[arg-type]
 
     def _close_due(self, board: _Board, out: list[Record]) -> None:
@@ -175,15 +236,20 @@ class Engine:
 
     def _forget(self, board: _Board, window: WindowRef) -> None:
         """Retention: a closed window beyond ``retain`` leaves the store entirely."""
-        spaces = _Spaces(board.name, window)
+        spaces = self._spaces(board, window)
         self._store.drop(spaces.users)
         self._store.drop(spaces.index)
+        self._store.drop(spaces.tree_space)
+        self._tree_cache.forget(spaces.tree_space)
 
     def _top(self, board: _Board, window: WindowRef) -> TopK:
         spaces = board.windows.get(window)
         if spaces is None:
-            spaces = board.windows[window] = _Spaces(board.name, window)
+            spaces = board.windows[window] = self._spaces(board, window)
         return spaces.top or self._load_top(board, spaces)
+
+    def _spaces(self, board: _Board, window: WindowRef) -> _Spaces:
+        return _Spaces(board.name, window, self._store, self._tree_cache)
 
     def _load_top(self, board: _Board, spaces: _Spaces) -> TopK:
         spaces.top = TopK(self._store, spaces.index, board.config.top, board.descending)

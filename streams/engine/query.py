@@ -1,0 +1,170 @@
+"""Read-only queries over an engine's state: which window a request means, a page of a
+window's standings, one user's exact rank with neighbours, several users' ranks.
+
+Pure functions of the engine's store (through :class:`~streams.engine.core.Engine`), so the
+HTTP layer stays a thin adapter and the answers are unit-tested against the reference
+model. Costs: a page is O(log n + offset-within-bucket + limit) via the rank tree, a
+user's rank O(log n + bucket), never a scan of the window.
+
+Errors are :class:`QueryError` with an HTTP-like status and a stable code, so every adapter
+reports them the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .codec import decode_state, index_key, index_score, index_user
+from .core import Engine
+from .events import WindowRef
+from .windows import ALL, KINDS
+
+MAX_LIMIT = 1000
+MAX_AROUND = 100
+MAX_IDS = 100
+
+
+class QueryError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    rank: int
+    user: str
+    score: int
+
+
+@dataclass(frozen=True, slots=True)
+class UserRank:
+    user: str
+    rank: int
+    score: int
+    neighbors: tuple[Entry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BoardWindows:
+    board: str
+    kinds: tuple[str, ...]
+    open: tuple[WindowRef, ...]  # the current window of each kind, latest first per kind
+    closed: tuple[WindowRef, ...]  # retained closed windows, newest first
+
+
+def board_windows(engine: Engine, board: str) -> BoardWindows:
+    """The board's window kinds, open windows and retained closed windows."""
+    if not engine.known(board):
+        raise QueryError(404, "unknown_board", f"board {board!r} is not configured and has no data")
+    kinds = engine.config.for_board(board).windows
+    _, open_, closed = engine.windows(board)
+    opened = sorted(open_, key=lambda w: (KINDS.index(w.kind), -(w.start or 0)))
+    if ALL in kinds:
+        opened.append(WindowRef(ALL, None, None, None))
+    old = [w for kind in KINDS for w in reversed(closed.get(kind, []))]
+    return BoardWindows(board, kinds, tuple(opened), tuple(old))
+
+
+def resolve(
+    engine: Engine, board: str, kind: str, period: str | None, now_window: WindowRef | None = None
+) -> WindowRef:
+    """The window a request names: ``period`` None means the open one.
+
+    With several open windows of a kind (yesterday's still in its grace time) the latest
+    is "the open window". A kind with no open window yet (no event in the current period)
+    resolves to ``now_window`` when given (the period of the wall clock, empty), else 404.
+    """
+    info = board_windows(engine, board)
+    if kind not in KINDS:
+        raise QueryError(
+            404, "unknown_window", f"window must be one of {', '.join(KINDS)}, not {kind!r}"
+        )
+    if kind not in info.kinds:
+        raise QueryError(
+            404,
+            "unknown_window",
+            f"board {board!r} has no {kind} window (it has {', '.join(info.kinds)})",
+        )
+    if kind == ALL:
+        if period not in (None, ""):
+            raise QueryError(404, "unknown_period", "the all window has no period")
+        return WindowRef(ALL, None, None, None)
+    if period is None:
+        for window in info.open:
+            if window.kind == kind:
+                return window
+        if now_window is not None:
+            return now_window
+        raise QueryError(404, "no_open_window", f"board {board!r} has no open {kind} window")
+    for window in (*info.open, *info.closed):
+        if window.kind == kind and window.period == period:
+            return window
+    raise QueryError(
+        404,
+        "unknown_period",
+        f"no {kind} window with period {period!r} on board {board!r} (open or retained)",
+    )
+
+
+def _descending(engine: Engine, board: str) -> bool:
+    return engine.config.for_board(board).order == "desc"
+
+
+def window_size(engine: Engine, board: str, window: WindowRef) -> int:
+    """Number of users with a score in the window."""
+    return len(engine.window_spaces(board, window)[2])
+
+
+def page(engine: Engine, board: str, window: WindowRef, offset: int, limit: int) -> list[Entry]:
+    """Standings at ranks ``offset + 1`` .. ``offset + limit``."""
+    _check_range("offset", offset, 0, None)
+    _check_range("limit", limit, 1, MAX_LIMIT)
+    desc = _descending(engine, board)
+    tree = engine.window_spaces(board, window)[2]
+    return [
+        Entry(offset + n, index_user(key), index_score(key, desc))
+        for n, key in enumerate(tree.page(offset, limit), 1)
+    ]
+
+
+def user_rank(
+    engine: Engine, board: str, window: WindowRef, user: str, around: int = 0
+) -> UserRank | None:
+    """The user's exact rank among all the window's users, with ``around`` neighbours on
+    each side (the user excluded), or None when the user has no score there."""
+    _check_range("around", around, 0, MAX_AROUND)
+    users, _, tree = engine.window_spaces(board, window)
+    raw = engine.store.get(users, user.encode())
+    if raw is None:
+        return None
+    key = index_key(raw, user.encode())
+    rank = tree.rank(key)
+    if rank is None:  # the index and the user states disagree: a bug, never an answer
+        raise RuntimeError(f"user {user!r} has a state but no rank index entry")
+    score = decode_state(raw, _descending(engine, board)).score
+    neighbors: tuple[Entry, ...] = ()
+    if around:
+        first = max(0, rank - 1 - around)
+        rows = page(engine, board, window, first, rank + around - first)
+        neighbors = tuple(row for row in rows if row.rank != rank)
+    return UserRank(user, rank, score, neighbors)
+
+
+def users_ranks(
+    engine: Engine, board: str, window: WindowRef, users: list[str]
+) -> list[UserRank | None]:
+    """Each user's rank and score (None: no score in the window), in request order."""
+    if not users:
+        raise QueryError(400, "bad_parameter", "ids: give at least one user id")
+    if len(users) > MAX_IDS:
+        raise QueryError(400, "bad_parameter", f"ids: at most {MAX_IDS} user ids, got {len(users)}")
+    return [user_rank(engine, board, window, user) for user in users]
+
+
+def _check_range(name: str, value: int, low: int, high: int | None) -> None:
+    if value < low or (high is not None and value > high):
+        bound = f"from {low} to {high}" if high is not None else f">= {low}"
+        raise QueryError(400, "bad_parameter", f"{name}: must be an integer {bound}, got {value}")
