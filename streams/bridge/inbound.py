@@ -1,0 +1,166 @@
+"""In: queue ``rank_update`` -> scores topic; invalid messages -> ``rank_update.dlq``.
+
+One session = one Kafka producer + one AMQP connection. Messages are read in delivery
+order and handed on without waiting (Kafka batches them); a second task waits for each
+outcome in the same order and acks the message only then:
+
+- valid: after Kafka acknowledged the record (acks=all);
+- invalid: after RabbitMQ confirmed the copy in the DLQ, with the reason in its headers.
+
+So an invalid message is acked, never rejected with requeue: it cannot loop. When Kafka
+or RabbitMQ fails, the session ends and the connection closes; RabbitMQ puts every
+unacked message back in the queue and the next session reads it again. Such a redelivery
+reaches Kafka twice at most, which the worker's dedup by (board, event_id) absorbs.
+The prefetch bounds how many messages one session holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiormq
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
+from pamqp.commands import Basic
+
+from streams.settings import Settings
+
+from .amqp import close_quietly, closed_watch, connect, declare_input_queue, rabbit_down
+from .metrics import BridgeMetrics
+from .supervisor import Unavailable
+from .translate import DeadLetter, dead_letter_headers, translate
+
+__all__ = ["Inbound"]
+
+log = logging.getLogger("rankstream.bridge")
+
+#: How long Kafka may take to acknowledge a record before the session gives up on it.
+_KAFKA_TIMEOUT_MS = 10_000
+
+
+@dataclass(slots=True)
+class _Pending:
+    message: AbstractIncomingMessage
+    outcome: asyncio.Future[object]
+    reason: str | None  # None: forwarded to Kafka; else the dead-letter reason
+
+
+class Inbound:
+    def __init__(self, settings: Settings, metrics: BridgeMetrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+
+    def _kafka_down(self, cause: BaseException | str) -> Unavailable:
+        return Unavailable(f"Kafka at {self.settings.kafka_bootstrap}", "kafka", cause)
+
+    async def session(self, connected: Callable[[], None]) -> None:
+        s = self.settings
+        # Kafka first: consuming while Kafka is down would only pile up unacked messages.
+        producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap,
+            acks="all",
+            linger_ms=s.producer_linger_ms,
+            request_timeout_ms=_KAFKA_TIMEOUT_MS,
+            client_id="rankstream-bridge-in",
+        )
+        try:
+            await producer.start()
+        except KafkaError as exc:
+            await _stop(producer)
+            raise self._kafka_down(exc) from exc
+        connection = None
+        try:
+            connection = await connect(s.rabbitmq_url, "rankstream-bridge-in")
+            try:
+                channel = await connection.channel(publisher_confirms=True)
+                await channel.set_qos(prefetch_count=s.bridge_prefetch)
+                queue = await declare_input_queue(channel, s.bridge_queue, s.bridge_queue_mode)
+                await channel.declare_queue(s.bridge_dlq, durable=True)
+                underlay = await channel.get_underlay_channel()
+            except aiormq.exceptions.AMQPConnectionError as exc:
+                raise rabbit_down(s.rabbitmq_url, exc) from exc
+            connected()
+            log.info(
+                "bridge in: consuming %s (%s mode, prefetch %d) into Kafka topic %s",
+                s.bridge_queue,
+                s.bridge_queue_mode,
+                s.bridge_prefetch,
+                s.scores_topic,
+            )
+            pending: asyncio.Queue[_Pending] = asyncio.Queue()
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(self._read(queue, producer, underlay, pending))
+                    tasks.create_task(self._ack_in_order(pending))
+                    tasks.create_task(closed_watch(connection, s.rabbitmq_url))
+            except* Unavailable as group:
+                raise group.exceptions[0] from None
+        finally:
+            await close_quietly(connection)
+            await _stop(producer)
+
+    async def _read(
+        self,
+        queue: AbstractQueue,
+        producer: AIOKafkaProducer,
+        underlay: aiormq.abc.AbstractChannel,
+        pending: asyncio.Queue[_Pending],
+    ) -> None:
+        s = self.settings
+        async with queue.iterator() as messages:
+            async for message in messages:
+                decision = translate(message.body, message.message_id)
+                outcome: asyncio.Future[object]
+                if isinstance(decision, DeadLetter):
+                    props = aiormq.spec.Basic.Properties(
+                        delivery_mode=2,
+                        headers=dead_letter_headers(decision, s.bridge_queue),  # type: ignore[arg-type]
+                        message_id=message.message_id,
+                        content_type=message.content_type,
+                        timestamp=message.timestamp,
+                    )
+                    outcome = asyncio.ensure_future(
+                        underlay.basic_publish(
+                            message.body, exchange="", routing_key=s.bridge_dlq, properties=props
+                        )
+                    )
+                    await pending.put(_Pending(message, outcome, decision.reason))
+                    continue
+                try:
+                    outcome = await producer.send(s.scores_topic, decision.value, key=decision.key)
+                except KafkaError as exc:
+                    raise self._kafka_down(exc) from exc
+                await pending.put(_Pending(message, outcome, None))
+        raise rabbit_down(s.rabbitmq_url, "the consumer was cancelled or its channel closed")
+
+    async def _ack_in_order(self, pending: asyncio.Queue[_Pending]) -> None:
+        s = self.settings
+        while True:
+            item = await pending.get()
+            try:
+                result = await item.outcome
+            except KafkaError as exc:
+                raise self._kafka_down(exc) from exc
+            except (aiormq.exceptions.AMQPError, ConnectionError) as exc:
+                raise rabbit_down(s.rabbitmq_url, exc) from exc
+            if item.reason is not None and not isinstance(result, Basic.Ack):
+                raise rabbit_down(s.rabbitmq_url, f"the DLQ publish was not confirmed ({result})")
+            try:
+                await item.message.ack()
+            except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
+                raise rabbit_down(s.rabbitmq_url, exc) from exc
+            if item.reason is None:
+                self.metrics.messages_in.inc()
+            else:
+                self.metrics.dead_lettered.labels(reason=item.reason).inc()
+
+
+async def _stop(producer: AIOKafkaProducer) -> None:
+    """Stop without hanging on a dead broker: unsent records are redelivered anyway."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(producer.stop(), 5)
