@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: help install run replay-example test test-unit test-integration test-known-bugs lint fmt schemas schemas-check \
-        bench bench-engine bench-worker clean
+        bench bench-engine bench-worker bench-bridge clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -31,13 +31,13 @@ replay-example: $(STAMP) ## replay examples/events.jsonl and print the resulting
 	@$(BIN)/python -m streams.show var/replay-changes.jsonl
 	@echo "records: var/replay-changes.jsonl   dead letters: var/replay-dead-letters.jsonl"
 
-test: $(STAMP) lint schemas-check kafka-up ## everything CI runs (starts the local Kafka)
+test: $(STAMP) lint schemas-check kafka-up rabbitmq-up ## everything CI runs (starts the local Kafka and RabbitMQ)
 	$(BIN)/pytest tests
 
-test-known-bugs: $(STAMP) kafka-up ## reproductions of open bugs (expected to fail now and then)
+test-known-bugs: $(STAMP) kafka-up rabbitmq-up ## reproductions of open bugs (expected to fail now and then)
 	$(BIN)/pytest -m known_bug tests
 
-test-integration: $(STAMP) kafka-up ## integration tests only (real Kafka)
+test-integration: $(STAMP) kafka-up rabbitmq-up ## integration tests only (real Kafka and RabbitMQ)
 	$(BIN)/pytest tests/integration
 
 test-unit: $(STAMP) ## unit tests only (no services)
@@ -64,7 +64,10 @@ bench-engine: $(STAMP) ## replay throughput vs the json.loads floor (200k events
 bench-worker: $(STAMP) kafka-up ## one worker end to end on the local Kafka (20k events)
 	$(BIN)/python -m bench.worker_bench
 
-bench: bench-engine bench-worker ## all benchmarks (not part of `make test`)
+bench-bridge: $(STAMP) kafka-up rabbitmq-up ## bridge messages/s in each direction (one run)
+	$(BIN)/python -m bench.bridge_bench
+
+bench: bench-engine bench-worker bench-bridge ## all benchmarks (not part of `make test`)
 
 clean: ## remove the venv, caches and local data (var/)
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
