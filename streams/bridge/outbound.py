@@ -34,6 +34,7 @@ from streams.settings import Settings
 from .amqp import close_quietly, closed_watch, connect, rabbit_down
 from .metrics import BridgeMetrics
 from .offsets import CommitTracker
+from .publish import publish_many
 from .routing import message_id, route
 from .supervisor import Unavailable
 
@@ -121,6 +122,8 @@ class _Run:
             room = max(1, min(_FETCH_MAX, s.bridge_max_in_flight - self.tracker.in_flight))
             batches = await self.consumer.getmany(timeout_ms=100, max_records=room)
             for tp, records in batches.items():
+                outgoing: list[tuple[bytes, str, aiormq.spec.Basic.Properties]] = []
+                offsets: list[int] = []
                 for record in records:
                     self.tracker.add(tp, record.offset)
                     target = route(record.value)
@@ -140,17 +143,16 @@ class _Run:
                         message_id=message_id(tp.topic, tp.partition, record.offset),
                         message_type=target.record_type,
                     )
-                    # Tasks start in creation order and take the channel's FIFO lock before
-                    # their first suspension, so frames go out in offset order.
-                    publish = asyncio.ensure_future(
-                        self.channel.basic_publish(
-                            record.value or b"",
-                            exchange=s.bridge_exchange,
-                            routing_key=target.routing_key,
-                            properties=props,
-                        )
-                    )
-                    publish.add_done_callback(self._confirmed_cb(tp, record.offset))
+                    outgoing.append((record.value, target.routing_key, props))
+                    offsets.append(record.offset)
+                if not outgoing:
+                    continue
+                try:
+                    confirms = await publish_many(self.channel, s.bridge_exchange, outgoing)
+                except (aiormq.exceptions.AMQPError, ConnectionError) as exc:
+                    raise rabbit_down(s.rabbitmq_url, exc) from exc
+                for offset, confirm in zip(offsets, confirms, strict=True):
+                    confirm.add_done_callback(self._confirmed_cb(tp, offset))
             self._raise_failure()
             await self._commit_due()
 
