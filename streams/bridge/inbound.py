@@ -73,9 +73,11 @@ class Inbound:
         )
         try:
             await producer.start()
-        except KafkaError as exc:
+        except BaseException as exc:  # cancellation too: never leave a half-started client
             await _stop(producer)
-            raise self._kafka_down(exc) from exc
+            if isinstance(exc, KafkaError):
+                raise self._kafka_down(exc) from exc
+            raise
         connection = None
         try:
             connection = await connect(s.rabbitmq_url, "rankstream-bridge-in")

@@ -69,9 +69,11 @@ class Outbound:
         run.consumer = consumer
         try:
             await consumer.start()
-        except KafkaError as exc:
+        except BaseException as exc:  # cancellation too: never leave a half-started client
             await _stop(consumer)
-            raise self._kafka_down(exc) from exc
+            if isinstance(exc, KafkaError):
+                raise self._kafka_down(exc) from exc
+            raise
         connection = None
         try:
             connection = await connect(s.rabbitmq_url, "rankstream-bridge-out")

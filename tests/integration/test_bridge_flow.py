@@ -5,6 +5,8 @@ rank_changes exchange (routing, order, persistence properties, metrics)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +26,7 @@ from .bridge_data import (
     got_records,
     is_invalid,
 )
-from .conftest import Bridge, Job
+from .conftest import ROOT, Bridge, Job
 from .kafka_io import consume_until
 
 
@@ -133,6 +135,19 @@ def test_durable_mode_durable_snippet_and_message_id_fallback(
     with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
         snippet(bridge.queue, [])
     assert refused.value.reply_code == 406
+    # And a bridge in legacy mode against it stops at once, saying what to do.
+    env = dict(
+        bridge.env(), RANKSTREAM_BRIDGE_QUEUE_MODE="legacy", RANKSTREAM_BRIDGE_METRICS_PORT="0"
+    )
+    wrong = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "bridge"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert wrong.returncode == 2 and "delete_queue" in wrong.stderr, wrong.stderr
 
     now, generated = generate(300, seed=12)
     lines = [line for _, line in generated]
