@@ -40,6 +40,9 @@ __all__ = ["Inbound"]
 
 log = logging.getLogger("rankstream.bridge")
 
+#: Longest wait for a Kafka client to start (bootstrap, metadata, group join).
+_START_TIMEOUT_S = 30
+
 #: How long Kafka may take to acknowledge a record before the session gives up on it.
 _KAFKA_TIMEOUT_MS = 10_000
 #: Most messages settled by one ``multiple`` ack.
@@ -72,11 +75,15 @@ class Inbound:
             client_id="rankstream-bridge-in",
         )
         try:
-            await producer.start()
+            # Bounded: against a broker that accepts connections but is not ready yet,
+            # aiokafka's start() can wait forever.
+            await asyncio.wait_for(producer.start(), _START_TIMEOUT_S)
         except BaseException as exc:  # cancellation too: never leave a half-started client
             await _stop(producer)
-            if isinstance(exc, KafkaError):
-                raise self._kafka_down(exc) from exc
+            if isinstance(exc, KafkaError | TimeoutError):
+                raise self._kafka_down(
+                    exc if isinstance(exc, KafkaError) else "start timed out"
+                ) from exc
             raise
         connection = None
         try:

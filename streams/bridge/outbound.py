@@ -42,6 +42,9 @@ __all__ = ["Outbound"]
 
 log = logging.getLogger("rankstream.bridge")
 
+#: Longest wait for a Kafka client to start (bootstrap, metadata, group join).
+_START_TIMEOUT_S = 30
+
 _COMMIT_EVERY_S = 0.2
 _FETCH_MAX = 500
 
@@ -68,11 +71,15 @@ class Outbound:
         consumer.subscribe([s.changes_topic], listener=_Revoked(run))
         run.consumer = consumer
         try:
-            await consumer.start()
+            # Bounded: against a broker that accepts connections but is not ready yet,
+            # aiokafka's start() can wait forever.
+            await asyncio.wait_for(consumer.start(), _START_TIMEOUT_S)
         except BaseException as exc:  # cancellation too: never leave a half-started client
             await _stop(consumer)
-            if isinstance(exc, KafkaError):
-                raise self._kafka_down(exc) from exc
+            if isinstance(exc, KafkaError | TimeoutError):
+                raise self._kafka_down(
+                    exc if isinstance(exc, KafkaError) else "start timed out"
+                ) from exc
             raise
         connection = None
         try:
