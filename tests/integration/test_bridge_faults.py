@@ -47,7 +47,9 @@ def _in_count(bridge: Bridge) -> float:
         return 0.0
 
 
-def _assert_both_fold(job: Job, bridge: Bridge, queue: str, expected: Any) -> list[Got]:
+def _assert_both_fold(
+    job: Job, bridge: Bridge, queue: str, expected: Any, got: list[Got] | None = None
+) -> list[Got]:
     """The push topic and the exchange both fold to the reference."""
     seen = consume_until(
         job.bootstrap,
@@ -57,7 +59,10 @@ def _assert_both_fold(job: Job, bridge: Bridge, queue: str, expected: Any) -> li
     )
     push = [r for *_, r in seen[job.changes]]
     assert not fold_mismatches(push, expected), f"push topic\n{job.log_tail()}"
-    got = collect(queue, lambda g: not fold_mismatches(got_records(g), expected), timeout=120)
+    # ``got``: what earlier calls already took (and acked) from the queue.
+    got = collect(
+        queue, lambda g: not fold_mismatches(got_records(g), expected), timeout=120, got=got
+    )
     ids = {g.message_id for g in got}
     assert not fold_mismatches(got_records(got), expected), (
         f"exchange: {len(got)} messages, {len(ids)} ids, push topic {len(push)}, "
@@ -167,7 +172,7 @@ def test_kafka_stopped_while_1000_messages_arrive(
         snippet(bridge.queue, first, durable=True)
         _wait_until("the first 200", lambda: _in_count(bridge) >= 200, 120, bridge.log_tail)
         # Mid-stream: the worker is up and has ranked them before Kafka goes away.
-        _assert_both_fold(job, bridge, queue, expected_tops(now, first))
+        got = _assert_both_fold(job, bridge, queue, expected_tops(now, first))
 
         broker.stop()
         snippet(bridge.queue, rest, durable=True)
@@ -189,7 +194,7 @@ def test_kafka_stopped_while_1000_messages_arrive(
         broker.start()
         if job.procs[-1].poll() is not None:  # the worker may give up on a lost broker
             job.start_worker()
-        _assert_both_fold(job, bridge, queue, expected_tops(now, lines))
+        _assert_both_fold(job, bridge, queue, expected_tops(now, lines), got=got)
         _wait_until(
             "the queue to drain", lambda: queue_depth(bridge.queue) == 0, 60, bridge.log_tail
         )
