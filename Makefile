@@ -32,7 +32,7 @@ replay-example: $(STAMP) ## replay examples/events.jsonl and print the resulting
 	@$(BIN)/python -m streams.show var/replay-changes.jsonl
 	@echo "records: var/replay-changes.jsonl   dead letters: var/replay-dead-letters.jsonl"
 
-test: $(STAMP) lint schemas-check kafka-up browser ## everything CI runs (starts the local Kafka)
+test: $(STAMP) lint schemas-check kafka-up rabbitmq-up browser ## everything CI runs (starts Kafka and RabbitMQ)
 	$(BIN)/pytest tests
 
 test-e2e: $(STAMP) kafka-up browser ## the browser test of the live page (headless Chromium)
@@ -41,7 +41,7 @@ test-e2e: $(STAMP) kafka-up browser ## the browser test of the live page (headle
 browser: ## install headless Chromium + chromedriver for the browser test (apt, once)
 	@bash deploy/browser/install.sh
 
-test-integration: $(STAMP) kafka-up ## integration tests only (real Kafka)
+test-integration: $(STAMP) kafka-up rabbitmq-up ## integration tests only (real Kafka and RabbitMQ)
 	$(BIN)/pytest tests/integration
 
 test-unit: $(STAMP) ## unit tests only (no services)
@@ -78,11 +78,8 @@ bench-state: $(STAMP) kafka-up ## legs 5 + 6: cold/warm restart, RSS per user, f
 bench-query: $(STAMP) ## leg 7: top-N and exact-rank latency on a 1,000,000-user window
 	$(BIN)/python -m bench.query_bench --users 1000000 --out bench/results/query.json
 
-bench-bridge: $(STAMP) ## the RabbitMQ bridge benchmark (when present)
-	@if [ -f bench/bridge_bench.py ]; then \
-	  $(MAKE) --no-print-directory rabbitmq-up kafka-up && \
-	  $(BIN)/python -m bench.bridge_bench --out bench/results/bridge.json; \
-	else echo "bench-bridge: bench/bridge_bench.py not present: not run"; fi
+bench-bridge: $(STAMP) kafka-up rabbitmq-up ## bridge messages/s in each direction (one run)
+	$(BIN)/python -m bench.bridge_bench --json-out bench/results/bridge.json
 
 bench-report: $(STAMP) ## the table, bench/results/summary.json and bench/results/bench.png
 	$(BIN)/python -m bench.report

@@ -40,10 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     replay.set_defaults(run=_run_replay)
     # The stream-job commands import faust/aiokafka lazily: replay must not pay for them.
     from . import demo, watch, worker
+    from .bridge import command as bridge
 
     worker.add_parser(sub)
     demo.add_parser(sub)
     watch.add_parser(sub)
+    bridge.add_parser(sub)
     return parser
 
 

@@ -28,6 +28,8 @@ ENV_PREFIX = "RANKSTREAM_"
 
 # Kafka's own rule for topic names (and what is safe as a consumer group / prefix).
 _KAFKA_NAME = r"^[A-Za-z0-9._-]{1,249}$"
+# A portable subset of AMQP 0-9-1 queue and exchange names (the spec allows 255 bytes).
+_AMQP_NAME = r"^[A-Za-z0-9._:-]{1,255}$"
 
 
 class Settings(BaseSettings):
@@ -130,6 +132,64 @@ class Settings(BaseSettings):
         32, ge=1, description="RocksDB write buffer (memtable) size per table, in MiB."
     )
 
+    # --- `rankstream bridge` (contract section 6; docs/bridge.md) --------------------------
+    bridge_queue: str = Field(
+        "rank_update",
+        pattern=_AMQP_NAME,
+        description="RabbitMQ queue the bridge consumes score events from.",
+    )
+    bridge_dlq: str = Field(
+        "rank_update.dlq",
+        pattern=_AMQP_NAME,
+        description="RabbitMQ queue (durable) that receives invalid messages, with the reason "
+        "in the x-rankstream-reason header.",
+    )
+    bridge_exchange: str = Field(
+        "rank_changes",
+        pattern=_AMQP_NAME,
+        description="Topic exchange (durable) the push-topic records are published to, "
+        "routing key <board>.<window>.",
+    )
+    bridge_queue_mode: Literal["durable", "legacy"] = Field(
+        "durable",
+        description="durable: the bridge declares the input queue durable, so queued messages "
+        "published persistent survive a RabbitMQ restart (producers must declare it "
+        "durable=True); legacy: declared non-durable, exactly like the existing producers' "
+        "queue_declare(queue='rank_update'), which keep working unchanged, but the queue and "
+        "its messages are lost when RabbitMQ restarts.",
+    )
+    bridge_prefetch: int = Field(
+        500,
+        ge=1,
+        le=65535,
+        description="Most unacknowledged input messages the bridge holds (AMQP prefetch); "
+        "bounds its memory and the redeliveries after a crash.",
+    )
+    bridge_max_in_flight: int = Field(
+        2000,
+        ge=1,
+        description="Most push-topic records published to RabbitMQ and not yet confirmed.",
+    )
+    bridge_group: str | None = Field(
+        None,
+        pattern=_KAFKA_NAME,
+        description="Kafka consumer group of the bridge's push-topic reader; unset: "
+        "<app_id>-bridge.",
+    )
+    bridge_metrics_port: int = Field(
+        6067,
+        ge=0,
+        le=65535,
+        description="HTTP port of the bridge's Prometheus metrics (GET /metrics); 0: off.",
+    )
+    bridge_retry_max_s: float = Field(
+        5.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Longest wait between two reconnection attempts (exponential backoff "
+        "from 0.2 s up to this), in seconds.",
+    )
+
     @field_validator("kafka_bootstrap")
     @classmethod
     def _check_bootstrap(cls, value: str) -> str:
@@ -158,6 +218,20 @@ class Settings(BaseSettings):
                 )
             seen[topic] = field
         return self
+
+    @model_validator(mode="after")
+    def _distinct_queues(self) -> Settings:
+        if self.bridge_queue == self.bridge_dlq:
+            raise ValueError(
+                f"{env_var('bridge_queue')} and {env_var('bridge_dlq')} must name different "
+                f"queues (both are {self.bridge_queue!r})"
+            )
+        return self
+
+    @property
+    def bridge_group_id(self) -> str:
+        """The bridge's consumer group: ``bridge_group`` or ``<app_id>-bridge``."""
+        return self.bridge_group or f"{self.app_id}-bridge"
 
 
 class SettingsError(ValueError):

@@ -4,7 +4,10 @@
 KAFKA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$KAFKA_DIR/../.." && pwd)"
 LIB_DIR="$KAFKA_DIR/lib"
-VAR_DIR="$REPO_ROOT/var/kafka"
+# Env (all optional; the defaults are the shared local broker): KAFKA_VAR_DIR, KAFKA_PORT,
+# KAFKA_CONTROLLER_PORT. Another value of each starts a private broker next to it (the
+# bridge's "Kafka stopped" test does), with the same jars in deploy/kafka/lib.
+VAR_DIR="${KAFKA_VAR_DIR:-$REPO_ROOT/var/kafka}"
 DATA_DIR="$VAR_DIR/data"
 LOG_DIR="$VAR_DIR/logs"
 PID_FILE="$VAR_DIR/kafka.pid"
@@ -13,7 +16,8 @@ CLUSTER_ID_FILE="$VAR_DIR/cluster.id"
 TOOLS_CONFIG="$VAR_DIR/tools.properties"
 
 KAFKA_HOST=localhost
-KAFKA_PORT=9092
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_BOOTSTRAP="$KAFKA_HOST:$KAFKA_PORT"
 KAFKA_UP_TIMEOUT="${KAFKA_UP_TIMEOUT:-90}"
 KAFKA_DOWN_TIMEOUT="${KAFKA_DOWN_TIMEOUT:-30}"
@@ -35,12 +39,12 @@ kafka_tool() {
   "${TOOL_CMD[@]}" "$@"
 }
 
-# 0 when something accepts TCP connections on localhost:9092.
+# 0 when something accepts TCP connections on localhost:$KAFKA_PORT.
 port_open() {
   timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$KAFKA_PORT" 2>/dev/null
 }
 
-# 0 when a Kafka broker answers admin requests on localhost:9092 (lists topics).
+# 0 when a Kafka broker answers admin requests on localhost:$KAFKA_PORT (lists topics).
 broker_answers() {
   mkdir -p "$VAR_DIR"
   if [[ ! -f "$TOOLS_CONFIG" ]]; then

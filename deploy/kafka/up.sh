@@ -4,7 +4,8 @@
 #   - fetches the jars once into deploy/kafka/lib/ (mvn, keyed by a hash of pom.xml)
 #   - formats var/kafka/data once (kafka.tools.StorageTool)
 #   - starts kafka.Kafka in the background; pid in var/kafka/kafka.pid, logs in var/kafka/logs/
-# Env: KAFKA_UP_TIMEOUT (s, default 90), KAFKA_HEAP_OPTS (default "-Xms256m -Xmx1g").
+# Env: KAFKA_UP_TIMEOUT (s, default 90), KAFKA_HEAP_OPTS (default "-Xms256m -Xmx1g");
+# KAFKA_PORT, KAFKA_CONTROLLER_PORT, KAFKA_VAR_DIR for a private broker (see common.sh).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -47,7 +48,8 @@ fetch_jars() {
 }
 
 render_config() {
-  sed "s|@DATA_DIR@|$DATA_DIR|g" "$KAFKA_DIR/server.properties" >"$CONFIG_FILE.tmp"
+  sed -e "s|@DATA_DIR@|$DATA_DIR|g" -e "s|@PORT@|$KAFKA_PORT|g" \
+    -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" "$KAFKA_DIR/server.properties" >"$CONFIG_FILE.tmp"
   mv "$CONFIG_FILE.tmp" "$CONFIG_FILE"
 }
 

@@ -30,6 +30,15 @@ DEFAULTS: list[tuple[str, str, Any]] = [
     ("session_timeout_s", "RANKSTREAM_SESSION_TIMEOUT_S", 30.0),
     ("rocksdb_block_cache_mb", "RANKSTREAM_ROCKSDB_BLOCK_CACHE_MB", 64),
     ("rocksdb_write_buffer_mb", "RANKSTREAM_ROCKSDB_WRITE_BUFFER_MB", 32),
+    ("bridge_queue", "RANKSTREAM_BRIDGE_QUEUE", "rank_update"),
+    ("bridge_dlq", "RANKSTREAM_BRIDGE_DLQ", "rank_update.dlq"),
+    ("bridge_exchange", "RANKSTREAM_BRIDGE_EXCHANGE", "rank_changes"),
+    ("bridge_queue_mode", "RANKSTREAM_BRIDGE_QUEUE_MODE", "durable"),
+    ("bridge_prefetch", "RANKSTREAM_BRIDGE_PREFETCH", 500),
+    ("bridge_max_in_flight", "RANKSTREAM_BRIDGE_MAX_IN_FLIGHT", 2000),
+    ("bridge_group", "RANKSTREAM_BRIDGE_GROUP", None),
+    ("bridge_metrics_port", "RANKSTREAM_BRIDGE_METRICS_PORT", 6067),
+    ("bridge_retry_max_s", "RANKSTREAM_BRIDGE_RETRY_MAX_S", 5.0),
 ]
 
 # (variable, value in the environment, expected field value)
