@@ -9,47 +9,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 mkdir -p "$VAR_DIR"
 
-POLICY_RC=/usr/sbin/policy-rc.d
-remove_policy_rc() { rm -f "$POLICY_RC"; }
+# shellcheck source-path=SCRIPTDIR source=../lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/apt.sh"
 
 install_server() {
-  if installed; then
-    return 0
-  fi
-  if [[ $EUID -ne 0 ]]; then
-    err "rabbitmq-server is not installed and installing it needs root (apt-get)"
-    exit 1
-  fi
-  local t0=$SECONDS
-  export DEBIAN_FRONTEND=noninteractive
-  local apt_opts=(-y -q -o DPkg::Lock::Timeout=300 -o Dpkg::Use-Pty=0)
-  local policy
-  policy="$(apt-cache policy rabbitmq-server 2>/dev/null || true)"
-  if [[ ! "$policy" =~ Candidate:\ [0-9] ]]; then
-    log "apt-get update"
-    apt-get update -q -o DPkg::Lock::Timeout=300 >>"$VAR_DIR/apt.log" 2>&1 || {
-      err "apt-get update failed (log: $VAR_DIR/apt.log)"; tail -n 20 "$VAR_DIR/apt.log" >&2; exit 1; }
-  fi
-  # The package would start the service itself (invoke-rc.d). There is no init system
-  # to keep it, and we start it below anyway: forbid service starts during the install
-  # unless the machine already has a policy (Debian container images ship one).
-  if [[ ! -e "$POLICY_RC" ]]; then
-    printf '#!/bin/sh\nexit 101\n' >"$POLICY_RC"
-    chmod 755 "$POLICY_RC"
-    trap remove_policy_rc EXIT
-  fi
-  log "installing rabbitmq-server (apt-get)"
-  apt-get install "${apt_opts[@]}" --no-install-recommends rabbitmq-server \
-      >>"$VAR_DIR/apt.log" 2>&1 </dev/null || {
-    err "apt-get install rabbitmq-server failed (log: $VAR_DIR/apt.log)"
-    tail -n 30 "$VAR_DIR/apt.log" >&2
-    exit 1
-  }
-  if [[ "$(trap -p EXIT)" == *remove_policy_rc* ]]; then
-    remove_policy_rc
-    trap - EXIT
-  fi
-  log "installed $(dpkg-query -W -f='${Version}' rabbitmq-server) in $((SECONDS - t0))s"
+  installed || apt_install rabbitmq "$VAR_DIR" rabbitmq-server || exit 1
 }
 
 start_server() {

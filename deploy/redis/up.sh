@@ -9,45 +9,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 mkdir -p "$VAR_DIR"
 
-POLICY_RC=/usr/sbin/policy-rc.d
-remove_policy_rc() { rm -f "$POLICY_RC"; }
+# shellcheck source-path=SCRIPTDIR source=../lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/apt.sh"
 
 install_server() {
-  if installed; then
-    return 0
-  fi
-  if [[ $EUID -ne 0 ]]; then
-    err "redis-server is not installed and installing it needs root (apt-get)"
-    exit 1
-  fi
-  local t0=$SECONDS
-  export DEBIAN_FRONTEND=noninteractive
-  local policy
-  policy="$(apt-cache policy redis-server 2>/dev/null || true)"
-  if [[ ! "$policy" =~ Candidate:\ [0-9] ]]; then
-    log "apt-get update"
-    apt-get update -q -o DPkg::Lock::Timeout=300 >>"$VAR_DIR/apt.log" 2>&1 || {
-      err "apt-get update failed (log: $VAR_DIR/apt.log)"; tail -n 20 "$VAR_DIR/apt.log" >&2; exit 1; }
-  fi
-  # The package would start its own service on 6379 (invoke-rc.d): forbid service starts
-  # during the install unless the machine already has a policy.
-  if [[ ! -e "$POLICY_RC" ]]; then
-    printf '#!/bin/sh\nexit 101\n' >"$POLICY_RC"
-    chmod 755 "$POLICY_RC"
-    trap remove_policy_rc EXIT
-  fi
-  log "installing redis-server (apt-get)"
-  apt-get install -y -q -o DPkg::Lock::Timeout=300 -o Dpkg::Use-Pty=0 --no-install-recommends \
-      redis-server >>"$VAR_DIR/apt.log" 2>&1 </dev/null || {
-    err "apt-get install redis-server failed (log: $VAR_DIR/apt.log)"
-    tail -n 30 "$VAR_DIR/apt.log" >&2
-    exit 1
-  }
-  if [[ "$(trap -p EXIT)" == *remove_policy_rc* ]]; then
-    remove_policy_rc
-    trap - EXIT
-  fi
-  log "installed $(dpkg-query -W -f='${Version}' redis-server) in $((SECONDS - t0))s"
+  installed || apt_install redis "$VAR_DIR" redis-server || exit 1
 }
 
 install_server

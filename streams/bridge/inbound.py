@@ -17,7 +17,6 @@ The prefetch bounds how many messages one session holds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from pamqp.commands import Basic
 from streams.settings import Settings
 
 from .amqp import close_quietly, closed_watch, connect, declare_input_queue, rabbit_down
+from .kafka import kafka_down, start_bounded, stop_quietly
 from .metrics import BridgeMetrics
 from .supervisor import Unavailable
 from .translate import DeadLetter, dead_letter_headers, translate
@@ -39,9 +39,6 @@ from .translate import DeadLetter, dead_letter_headers, translate
 __all__ = ["Inbound"]
 
 log = logging.getLogger("rankstream.bridge")
-
-#: Longest wait for a Kafka client to start (bootstrap, metadata, group join).
-_START_TIMEOUT_S = 30
 
 #: How long Kafka may take to acknowledge a record before the session gives up on it.
 _KAFKA_TIMEOUT_MS = 10_000
@@ -62,7 +59,7 @@ class Inbound:
         self.metrics = metrics
 
     def _kafka_down(self, cause: BaseException | str) -> Unavailable:
-        return Unavailable(f"Kafka at {self.settings.kafka_bootstrap}", "kafka", cause)
+        return kafka_down(self.settings.kafka_bootstrap, cause)
 
     async def session(self, connected: Callable[[], None]) -> None:
         s = self.settings
@@ -74,17 +71,7 @@ class Inbound:
             request_timeout_ms=_KAFKA_TIMEOUT_MS,
             client_id="rankstream-bridge-in",
         )
-        try:
-            # Bounded: against a broker that accepts connections but is not ready yet,
-            # aiokafka's start() can wait forever.
-            await asyncio.wait_for(producer.start(), _START_TIMEOUT_S)
-        except BaseException as exc:  # cancellation too: never leave a half-started client
-            await _stop(producer)
-            if isinstance(exc, KafkaError | TimeoutError):
-                raise self._kafka_down(
-                    exc if isinstance(exc, KafkaError) else "start timed out"
-                ) from exc
-            raise
+        await start_bounded(producer, s.kafka_bootstrap)
         connection = None
         try:
             connection = await connect(s.rabbitmq_url, "rankstream-bridge-in")
@@ -114,7 +101,7 @@ class Inbound:
                 raise group.exceptions[0] from None
         finally:
             await close_quietly(connection)
-            await _stop(producer)
+            await stop_quietly(producer)
 
     async def _read(
         self,
@@ -210,9 +197,3 @@ class _Fifo:
 
     def pop(self) -> _Pending:
         return self._items.popleft()
-
-
-async def _stop(producer: AIOKafkaProducer) -> None:
-    """Stop without hanging on a dead broker: unsent records are redelivered anyway."""
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(producer.stop(), 5)

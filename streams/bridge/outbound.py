@@ -32,6 +32,7 @@ from pamqp.commands import Basic
 from streams.settings import Settings
 
 from .amqp import close_quietly, closed_watch, connect, rabbit_down
+from .kafka import kafka_down, start_bounded, stop_quietly
 from .metrics import BridgeMetrics
 from .offsets import CommitTracker
 from .publish import publish_many
@@ -41,9 +42,6 @@ from .supervisor import Unavailable
 __all__ = ["Outbound"]
 
 log = logging.getLogger("rankstream.bridge")
-
-#: Longest wait for a Kafka client to start (bootstrap, metadata, group join).
-_START_TIMEOUT_S = 30
 
 _COMMIT_EVERY_S = 0.2
 _FETCH_MAX = 500
@@ -55,7 +53,7 @@ class Outbound:
         self.metrics = metrics
 
     def _kafka_down(self, cause: BaseException | str) -> Unavailable:
-        return Unavailable(f"Kafka at {self.settings.kafka_bootstrap}", "kafka", cause)
+        return kafka_down(self.settings.kafka_bootstrap, cause)
 
     async def session(self, connected: Callable[[], None]) -> None:
         s = self.settings
@@ -70,17 +68,7 @@ class Outbound:
         )
         consumer.subscribe([s.changes_topic], listener=_Revoked(run))
         run.consumer = consumer
-        try:
-            # Bounded: against a broker that accepts connections but is not ready yet,
-            # aiokafka's start() can wait forever.
-            await asyncio.wait_for(consumer.start(), _START_TIMEOUT_S)
-        except BaseException as exc:  # cancellation too: never leave a half-started client
-            await _stop(consumer)
-            if isinstance(exc, KafkaError | TimeoutError):
-                raise self._kafka_down(
-                    exc if isinstance(exc, KafkaError) else "start timed out"
-                ) from exc
-            raise
+        await start_bounded(consumer, s.kafka_bootstrap)
         connection = None
         try:
             connection = await connect(s.rabbitmq_url, "rankstream-bridge-out")
@@ -106,7 +94,7 @@ class Outbound:
         finally:
             await run.final_commit()
             await close_quietly(connection)
-            await _stop(consumer)
+            await stop_quietly(consumer)
 
 
 class _Run:
@@ -248,8 +236,3 @@ class _Revoked(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         return None
-
-
-async def _stop(consumer: AIOKafkaConsumer) -> None:
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(consumer.stop(), 5)
