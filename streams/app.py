@@ -189,6 +189,7 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
         publisher,
         (changes.get_topic_name(), dlq.get_topic_name()),
         restore_partition,
+        settings.rank_tree_cache_nodes,
     )
 
     register_api(app, ranker, settings, config, by_board.get_topic_name())

@@ -77,6 +77,7 @@ class Ranker:
         publisher: Publisher,
         topics: tuple[str, str],
         restore: Callable[[RocksStore, int], Awaitable[int]],
+        tree_cache_nodes: int = 4096,
     ) -> None:
         """``open_store(partition)`` opens the partition's RocksDB; ``topics`` is (push
         topic, dead-letter topic); ``restore(store, partition)`` catches a store up with
@@ -87,6 +88,7 @@ class Ranker:
         self._publisher = publisher
         self._changes_topic, self._dlq_topic = topics
         self._restore = restore
+        self._tree_cache_nodes = tree_cache_nodes
         self._engines: dict[int, tuple[Engine, RocksStore]] = {}
         self._ready: dict[int, asyncio.Task[tuple[Engine, RocksStore]]] = {}
         self._assigned = False
@@ -150,7 +152,10 @@ class Ranker:
         except BaseException:
             store.close()
             raise
-        found = self._engines[partition] = (Engine(self._config, store, self._clock), store)
+        found = self._engines[partition] = (
+            Engine(self._config, store, self._clock, self._tree_cache_nodes),
+            store,
+        )
         self._ready.pop(partition, None)
         return found
 

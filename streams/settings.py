@@ -125,6 +125,13 @@ class Settings(BaseSettings):
         description="Consumer group session timeout, in seconds: how long the group waits "
         "for a worker that stopped answering before its partitions move to the others.",
     )
+    rank_tree_cache_nodes: int = Field(
+        4096,
+        ge=64,
+        description="Decoded rank-tree nodes each partition's engine keeps in RAM (about "
+        "10-15 KiB each at 128 keys a node): the memory bound of exact-rank queries and "
+        "updates, whatever the number of users.",
+    )
     rocksdb_block_cache_mb: int = Field(
         64, ge=1, description="RocksDB block cache per table, in MiB."
     )

@@ -28,6 +28,7 @@ DEFAULTS: list[tuple[str, str, Any]] = [
     ("producer_linger_ms", "RANKSTREAM_PRODUCER_LINGER_MS", 5),
     ("commit_interval_s", "RANKSTREAM_COMMIT_INTERVAL_S", 1.0),
     ("session_timeout_s", "RANKSTREAM_SESSION_TIMEOUT_S", 30.0),
+    ("rank_tree_cache_nodes", "RANKSTREAM_RANK_TREE_CACHE_NODES", 4096),
     ("rocksdb_block_cache_mb", "RANKSTREAM_ROCKSDB_BLOCK_CACHE_MB", 64),
     ("rocksdb_write_buffer_mb", "RANKSTREAM_ROCKSDB_WRITE_BUFFER_MB", 32),
     ("bridge_queue", "RANKSTREAM_BRIDGE_QUEUE", "rank_update"),
