@@ -26,7 +26,6 @@ from .engine.core import is_future
 from .engine.events import dumps
 from .intake import Rejection, dead_letter_for_source, decode_event
 from .publish import (
-    CHANGELOG_BATCH_BYTES,
     NotOwned,
     Outputs,
     PlainPublisher,
@@ -39,6 +38,7 @@ from .restore import restore
 from .settings import Settings
 from .state.layout import partition_path
 from .state.rocksdb import RocksStore, RocksTuning
+from .topics import STATE_LOG_CONFIG, by_board_topic, state_log_topic
 from .wire import decode_event as decode_internal
 from .wire import encode_event
 
@@ -131,14 +131,14 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
         consumer_auto_offset_reset="earliest",
     )
     scores = _raw_topic(app, settings.scores_topic)
-    by_board = _raw_topic(app, f"{settings.app_id}-scores-by-board", settings.partitions)
+    by_board = _raw_topic(app, by_board_topic(settings), settings.partitions)
     scores_name, by_board_name = scores.get_topic_name(), by_board.get_topic_name()
     # Output topics are declared (created when missing) before their first record, so the
     # first record never races the broker's auto-creation.
     changes = _raw_topic(app, settings.changes_topic, settings.partitions)
     dlq = _raw_topic(app, settings.dlq_topic, settings.partitions)
     state_log = app.topic(
-        f"{settings.app_id}-state-log",
+        state_log_topic(settings),
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
@@ -146,7 +146,7 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
         partitions=settings.partitions,
         internal=True,
         compacting=True,
-        config={"max.message.bytes": str(CHANGELOG_BATCH_BYTES + 1024 * 1024)},
+        config=STATE_LOG_CONFIG,
     )
     # The state lives in one RocksDB (rocksdict) per by-board partition, opened by the
     # ranker; the changelog is ``state_log`` (see streams.restore). This faust table holds

@@ -29,10 +29,18 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc), 2)
     except ConfigError as exc:
         return fail(f"RANKSTREAM_BOARDS: {exc}", 2)
+    import asyncio
+
+    from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
     from faust import Worker
 
     from .app import create_app
+    from .topics import ensure_topics
 
+    try:
+        asyncio.run(ensure_topics(settings))
+    except KafkaError as exc:
+        return fail(f"Kafka at {settings.kafka_bootstrap} did not answer: {exc}", 1)
     app = create_app(settings, boards)
     worker = Worker(app, loglevel=args.loglevel, quiet=True)
     worker.execute_from_commandline()

@@ -1,0 +1,82 @@
+"""The topics the stream job reads and writes, and creating the missing ones before faust
+starts.
+
+faust creates only the topics it consumes, and only as it starts its agents; on a broker
+that had never seen the job, the ranking agent was once seen subscribing before its input
+topic existed ("Ignoring missing topic") and never picking it up. Creating every topic
+first, with its partition count and configuration, removes that race, and a production
+broker usually does not auto-create topics anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
+
+from .publish import CHANGELOG_BATCH_BYTES
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def by_board_topic(settings: Settings) -> str:
+    return f"{settings.app_id}-scores-by-board"
+
+
+def state_log_topic(settings: Settings) -> str:
+    return f"{settings.app_id}-state-log"
+
+
+#: Compacted (a key's last value is its state); accepts one unit's changelog batch.
+STATE_LOG_CONFIG = {
+    "cleanup.policy": "compact",
+    "max.message.bytes": str(CHANGELOG_BATCH_BYTES + 1024 * 1024),
+}
+
+
+def wanted_topics(settings: Settings) -> dict[str, dict[str, str]]:
+    """Every topic of the job with the configuration it is created with."""
+    return {
+        settings.scores_topic: {},
+        by_board_topic(settings): {},
+        settings.changes_topic: {},
+        settings.dlq_topic: {},
+        state_log_topic(settings): STATE_LOG_CONFIG,
+    }
+
+
+async def ensure_topics(settings: Settings, wait_s: float = 60.0) -> list[str]:
+    """Create the missing topics (``settings.partitions`` each); returns their names.
+    Waits up to ``wait_s`` for the broker, saying so, then raises :class:`KafkaError`."""
+    deadline = time.monotonic() + wait_s
+    delay = 0.5
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [
+                NewTopic(name, settings.partitions, settings.replication_factor, topic_configs=cfg)
+                for name, cfg in wanted_topics(settings).items()
+                if name not in existing
+            ]
+            if missing:
+                # A topic another worker created meanwhile comes back as a per-topic
+                # error in the response, which is fine: it exists.
+                await admin.create_topics(missing)
+                log.info("created topics: %s", ", ".join(t.name for t in missing))
+            return [t.name for t in missing]
+        except KafkaError as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "waiting for Kafka at %s (%s); retry in %.1fs", settings.kafka_bootstrap, exc, delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        finally:
+            await admin.close()
