@@ -40,9 +40,14 @@ class _ReadCommittedThread(faust_aiokafka.AIOKafkaConsumerThread):
         async def seek() -> Mapping[TP, int]:
             committed: Mapping[TP, int | None] = await consumer.seek_to_committed()
             fresh = [tp for tp, offset in committed.items() if not offset]
-            if fresh:
-                await consumer.seek_to_beginning(*fresh)
-            return {tp: offset or 0 for tp, offset in committed.items()}
+            # An explicit position, not seek_to_beginning: that leaves the partition
+            # "awaiting reset" without a position until the fetcher resolves it, and
+            # faust's livelock check reads the position meanwhile and crashes the worker
+            # (AssertionError in aiokafka's TopicPartitionState.position).
+            starts: Mapping[TP, int] = await consumer.beginning_offsets(fresh) if fresh else {}
+            for tp in fresh:
+                consumer.seek(tp, starts[tp])
+            return {tp: offset or starts[tp] for tp, offset in committed.items()}
 
         return cast(Mapping[TP, int], await self.call_thread(seek))
 

@@ -49,7 +49,7 @@ def replay(
     config: BoardsConfig,
     clock: Callable[[], int] = wall_clock_ms,
 ) -> ReplayStats:
-    engine = Engine(config, MemoryStore(), clock)
+    engine = Engine(config, MemoryStore(), clock, ranks=False)  # nobody queries a replay
     stats = ReplayStats(outcomes=Counter())
     outcomes = stats.outcomes
     assert outcomes is not None

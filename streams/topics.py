@@ -15,7 +15,7 @@ import logging
 import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
-from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
+from aiokafka.errors import KafkaError, KafkaTimeoutError  # type: ignore[import-untyped]
 
 from .publish import CHANGELOG_BATCH_BYTES
 from .settings import Settings
@@ -69,6 +69,7 @@ async def ensure_topics(settings: Settings, wait_s: float = 60.0) -> list[str]:
                 # error in the response, which is fine: it exists.
                 await admin.create_topics(missing)
                 log.info("created topics: %s", ", ".join(t.name for t in missing))
+            await _until_led(admin, list(wanted_topics(settings)), deadline)
             return [t.name for t in missing]
         except KafkaError as exc:
             if time.monotonic() + delay > deadline:
@@ -80,3 +81,27 @@ async def ensure_topics(settings: Settings, wait_s: float = 60.0) -> list[str]:
             delay = min(delay * 2, 5.0)
         finally:
             await admin.close()
+
+
+async def _until_led(admin: AIOKafkaAdminClient, names: list[str], deadline: float) -> None:
+    """Wait until the broker's metadata lists every topic with a leader per partition.
+
+    A broker that has just started (or just created the topics) can still answer metadata
+    without them; a group leader assigning partitions from that metadata gave every worker
+    an empty assignment ("Ignoring missing topic") and kept it until the next rebalance.
+    """
+    while True:
+        described = await admin.describe_topics(names)
+        pending = [
+            d.get("topic")
+            for d in described
+            if d.get("error_code")
+            or not d.get("partitions")
+            or any(p.get("leader", -1) < 0 for p in d["partitions"])
+        ]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise KafkaTimeoutError(f"topics without a leader: {', '.join(map(str, pending))}")
+        log.info("waiting for the broker to lead %s", ", ".join(map(str, pending)))
+        await asyncio.sleep(0.2)

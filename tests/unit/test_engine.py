@@ -14,6 +14,7 @@ from streams.engine.core import Engine, Outcome
 from streams.engine.events import RankChange, ScoreEvent, WindowClosed
 from streams.engine.storage import MemoryStore
 from streams.engine.timefmt import parse_rfc3339_ms
+from streams.engine.windows import Calendar
 
 T0 = parse_rfc3339_ms("2026-11-27T10:00:00Z")
 NOW = T0 + 86_400_000 * 30
@@ -31,8 +32,6 @@ def ev(user: str, score: int, at: int = 0, eid: str | None = None, board: str = 
 
 
 def top(e: Engine, kind: str = "all", board: str = "b", at: int = 0) -> list[tuple[int, str, int]]:
-    from streams.engine.windows import Calendar
-
     return e.top(board, Calendar("UTC", 0).window(kind, T0 + at * MIN))
 
 
@@ -187,3 +186,13 @@ def test_engine_imports_no_framework() -> None:
         "print(bad); sys.exit(1 if bad else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_an_engine_without_rank_trees_refuses_rank_queries() -> None:
+    config = BoardsConfig(defaults=BoardConfig(windows=("all",)))
+    e = Engine(config, MemoryStore(), lambda: NOW, ranks=False)
+    e.apply(ev("ada", 5))
+    window = Calendar("UTC", 0).window("all", T0)
+    with pytest.raises(RuntimeError, match="ranks=False"):
+        e.window_spaces("b", window)
+    assert top(e) == [(1, "ada", 5)]

@@ -73,10 +73,13 @@ def scenarios(draw: st.DrawFn) -> tuple[BoardsConfig, list[ScoreEvent]]:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenarios())
-def test_engine_folds_to_reference(scenario: tuple[BoardsConfig, list[ScoreEvent]]) -> None:
+@given(scenarios(), st.booleans())
+def test_engine_folds_to_reference(
+    scenario: tuple[BoardsConfig, list[ScoreEvent]], ranks: bool
+) -> None:
+    """With and without rank trees (replay runs without): the records must not differ."""
     config, events = scenario
-    engine = Engine(config, MemoryStore(), lambda: NOW)
+    engine = Engine(config, MemoryStore(), lambda: NOW, ranks=ranks)
     ref = Reference(config, NOW)
     folded: dict[WindowId, dict[str, tuple[int, int]]] = {}
     for event in events:

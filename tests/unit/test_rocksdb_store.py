@@ -225,7 +225,7 @@ def test_engine_on_rocksdb_folds_to_reference(scenario: Scenario, every: int) ->
             with mock.patch.multiple(
                 test_engine_property, Engine=FlushingEngine, MemoryStore=lambda: store
             ):
-                check(scenario)
+                check(scenario, True)  # the stream job keeps rank trees
         finally:
             store.close()
 
