@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 from aiokafka.errors import KafkaError, KafkaTimeoutError  # type: ignore[import-untyped]
@@ -83,6 +84,17 @@ async def ensure_topics(settings: Settings, wait_s: float = 60.0) -> list[str]:
             await admin.close()
 
 
+def led_partitions(described: dict[str, Any]) -> list[int] | None:
+    """The partition ids of one topic of ``describe_topics``, or None until the topic
+    exists with a leader for every partition."""
+    partitions = described.get("partitions") or []
+    if described.get("error_code") or not partitions:
+        return None
+    if any(p.get("leader", -1) < 0 for p in partitions):
+        return None
+    return sorted(p["partition"] for p in partitions)
+
+
 async def _until_led(admin: AIOKafkaAdminClient, names: list[str], deadline: float) -> None:
     """Wait until the broker's metadata lists every topic with a leader per partition.
 
@@ -92,13 +104,7 @@ async def _until_led(admin: AIOKafkaAdminClient, names: list[str], deadline: flo
     """
     while True:
         described = await admin.describe_topics(names)
-        pending = [
-            d.get("topic")
-            for d in described
-            if d.get("error_code")
-            or not d.get("partitions")
-            or any(p.get("leader", -1) < 0 for p in d["partitions"])
-        ]
+        pending = [d.get("topic") for d in described if led_partitions(d) is None]
         if not pending:
             return
         if time.monotonic() > deadline:

@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-unt
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 
 from ..settings import Settings
+from ..topics import led_partitions
 
 log = logging.getLogger(__name__)
 QUEUE_MAX = 2000
@@ -131,9 +132,10 @@ async def _partitions(settings: Settings) -> list[int]:
         [found] = await admin.describe_topics([settings.changes_topic])
     finally:
         await admin.close()
-    if found.get("error_code") or not found.get("partitions"):
+    partitions = led_partitions(found)
+    if partitions is None:
         raise RuntimeError(f"topic {settings.changes_topic} is not there (yet): {found}")
-    return sorted(p["partition"] for p in found["partitions"])
+    return partitions
 
 
 async def sse_response(request: Any, hub: Hub, board: str) -> web.StreamResponse:
