@@ -415,3 +415,33 @@ def test_profile_summary_shares(tmp_path: Path) -> None:
     inclusive = {r["function"]: r["share"] for r in s["top_inclusive"]}
     assert own["c"] == 0.5 and own["b"] == 0.375
     assert inclusive["main"] == 1.0 and inclusive["a"] == 0.5
+
+
+def test_stages_time_each_stage_of_replay_on_the_same_input() -> None:
+    from bench.stages import measure
+
+    result = measure(GenConfig(events=600, users=100, boards=10))
+    stages = result["us_per_event"]
+    assert result["events"] == result["valid"] == 600  # no invalid lines mixed in
+    assert result["records_per_event"] > 0
+    assert all(stages[k] > 0 for k in ("json_loads_floor", "decode_and_validate", "engine"))
+    parts = stages["decode_and_validate"] + stages["engine"] + stages["format_records"]
+    assert stages["total_without_io"] == pytest.approx(parts, abs=0.05)
+
+
+def test_the_state_leg_reads_the_restore_from_the_worker_log() -> None:
+    from bench.state_bench import restore_from_log
+
+    log = (
+        "[2026-11-27 10:47:01,100] [1] [INFO] restored bench-x-state-log[0]: 0 ...\n"
+        "[2026-11-27 10:47:01,200] [1] [INFO] restored bench-x-state-log[1]: "
+        "120000 changelog records in 0.80s\n"
+        "[2026-11-27 10:47:01,300] [1] [INFO] restored bench-x-state-log[3]: "
+        "60000 changelog records in 1.20s\n"
+    )
+    assert restore_from_log(log) == {
+        "restore_records": 180_000,
+        "restore_s": 1.2,  # side by side: the slowest partition
+        "restore_records_per_s": 150_000,
+    }
+    assert restore_from_log("no restore logged") == {}
