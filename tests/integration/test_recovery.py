@@ -148,12 +148,14 @@ def test_two_workers_split_the_work_and_survive_a_sigkill(job_factory: Callable[
     far (streams/consumer.py, streams/topics.py): the loss of a partition's first events
     while aiokafka's lazy reset left partitions without a position, a crash in faust's
     livelock check for the same reason, and empty assignments on a broker that had just
-    started; after those fixes 47 of 48 runs passed. The one failure lost three events in
-    the middle of two taken-over scores partitions (p0 offsets 447-448, p1 offset 171):
-    the survivor's first unit after the takeover ended just before them, its second began
-    just after, nothing of them was written even in an aborted transaction, and every input
-    offset ended committed. So faust never handed them to the intake agent, or handed them
-    in a way the unit lost; the cause is not found yet.
+    started; after those fixes 48 of 50 runs passed. Both failures lost events of scores
+    partitions the survivor had just taken over, and nothing of them was written even in an
+    aborted transaction while every input offset ended committed: once the first event after
+    the dead worker's last commit (p2 offset 136: the survivor's first unit began at 137),
+    once three events mid-partition (p0 447-448 between two units; p1 171 inside one unit).
+    So faust never handed them to the intake agent; the cause is not found yet (suspects:
+    faust's take_events buffer and its drain loop, which cancels a delivery when the flow
+    is suspended yet marks the offset as read).
     """
     job = job_factory(boards=BOARDS)
     config = load_boards(BOARDS)
