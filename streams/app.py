@@ -32,6 +32,7 @@ from .publish import (
     Publisher,
     TransactionalPublisher,
     Unit,
+    unseen,
 )
 from .ranker import STAGE, Item, Ranker
 from .restore import restore
@@ -64,6 +65,10 @@ class _Declarer:
     async def all(self) -> None:
         for topic in list(self._undeclared):
             await self(topic)
+
+
+def _message_offset(event: faust.EventT[bytes]) -> int:
+    return int(event.message.offset)
 
 
 def _die(what: str) -> None:
@@ -221,7 +226,7 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
 
     async def intake_partition(partition: int, events: list[faust.EventT[bytes]], now: int) -> None:
         done = publisher.position("intake", partition)
-        events = [e for e in events if e.message.offset >= done]  # redelivered after a seek
+        events = unseen(events, _message_offset, done)
         if not events:
             return
         unit = intake_unit(partition, events, now)

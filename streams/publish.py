@@ -24,13 +24,14 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
 from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyped]
 from aiokafka.producer.message_accumulator import BatchBuilder  # type: ignore[import-untyped]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Upper bound of one atomic changelog flush; the changelog topic accepts batches this big.
 CHANGELOG_BATCH_BYTES = 16 * 1024 * 1024
@@ -44,6 +45,24 @@ def _new_batch(producer: Any, size: int, transactional: bool) -> Any:
     return BatchBuilder(
         size, producer._message_accumulator._compression_type, is_transactional=transactional
     )
+
+
+def unseen(items: Iterable[T], offset: Callable[[T], int], done: int) -> list[T]:
+    """The items of one input partition still to process, in delivery order.
+
+    faust delivers events again after it seeks back on a rebalance: below ``done`` (this
+    worker's committed position) they are finished, and within a batch an offset at or below
+    one already kept is a second delivery whose first one is in the batch. Keeping only
+    rising offsets makes ``next_offset`` the end of a gap-free run instead of wherever the
+    last redelivery stopped.
+    """
+    kept: list[T] = []
+    for item in items:
+        at = offset(item)
+        if at >= done:
+            kept.append(item)
+            done = at + 1
+    return kept
 
 
 class NotOwned(Exception):

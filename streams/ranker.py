@@ -23,7 +23,7 @@ from .engine.config import BoardsConfig
 from .engine.core import Engine, Outcome
 from .engine.events import ScoreEvent, dumps
 from .intake import Rejection, dead_letter_for_source
-from .publish import NotOwned, Publisher, Unit
+from .publish import NotOwned, Publisher, Unit, unseen
 from .state.rocksdb import RocksStore
 
 STAGE = "rank"
@@ -66,6 +66,10 @@ class Item:
     offset: int
     raw: bytes
     event: ScoreEvent
+
+
+def _offset(item: Item) -> int:
+    return item.offset
 
 
 class Ranker:
@@ -173,7 +177,7 @@ class Ranker:
 
     async def _process_partition(self, partition: int, items: list[Item]) -> None:
         done = self._publisher.position(STAGE, partition)
-        items = [item for item in items if item.offset >= done]  # redelivered after a seek
+        items = unseen(items, _offset, done)
         if not items:
             return
         engine, store = await self.engine(partition)

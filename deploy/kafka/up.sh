@@ -83,9 +83,13 @@ start_broker() {
 }
 
 wait_ready() {
-  local t0=$SECONDS pid
+  local t0=$SECONDS pid started
+  started="$(cat "$PID_FILE" 2>/dev/null || true)"
   while :; do
     pid="$(running_pid)"
+    if [[ -z "$pid" && "$started" =~ ^[0-9]+$ ]] && pid_alive "$started"; then
+      pid="$started" # forked but not yet exec'd into java: its command line is still bash's
+    fi
     if [[ -z "$pid" ]]; then
       err "the broker process exited during startup"
       tail_logs

@@ -1,7 +1,8 @@
 """The worker's consumer seeks partitions that have no committed offset to their beginning
 after a rebalance, as an explicit position so that faust never sees a partition without
 one (aiokafka's seek_to_committed leaves them where the fetcher was, after the messages
-faust dropped from its queues)."""
+faust dropped from its queues), and fetches no stream partition of a new assignment until
+that seek has finished."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from aiokafka import TopicPartition
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
-from streams.consumer import _ReadCommittedThread
+from streams.consumer import RankstreamConsumer, _ReadCommittedThread
 
 
 class FakeAioKafkaConsumer:
@@ -66,3 +70,90 @@ def test_nothing_extra_happens_when_every_partition_has_a_committed_offset() -> 
     consumer = FakeAioKafkaConsumer({TopicPartition("scores", 0): 5})
     asyncio.run(thread_with(consumer).seek_to_committed())
     assert consumer.sought == {}
+
+
+class FakeThread:
+    """What RankstreamConsumer delegates fetching and seeking to."""
+
+    def __init__(self, committed: dict[TP, int]) -> None:
+        self.committed = committed
+        self.fetched_for: list[set[TP] | None] = []
+
+    async def getmany(self, active_partitions: set[TP] | None, timeout: float) -> dict[TP, list]:  # type: ignore[type-arg]
+        self.fetched_for.append(None if active_partitions is None else set(active_partitions))
+        return {tp: ["record"] for tp in active_partitions or ()}
+
+    async def seek_to_committed(self) -> dict[TP, int]:
+        return dict(self.committed)
+
+
+def consumer_with(thread: FakeThread) -> RankstreamConsumer:
+    consumer = object.__new__(RankstreamConsumer)  # no faust app needed for these paths
+    consumer._thread = thread  # type: ignore[assignment]
+    consumer._read_offset = {}  # type: ignore[assignment]
+    consumer._committed_offset = {}  # type: ignore[assignment]
+    consumer._is_changelog_tp = lambda tp: tp.topic.endswith("-changelog")  # type: ignore[method-assign]
+    return consumer
+
+
+SCORES = [TP("scores", p) for p in range(3)]
+CHANGELOG = TP("app-state-changelog", 0)
+
+
+async def assign(
+    consumer: RankstreamConsumer, tps: set[TP], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def assigned(self: Any, assigned: Any, generation_id: int = 0) -> None:
+        return None
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "on_partitions_assigned", assigned)
+    await consumer.on_partitions_assigned(tps, 1)
+
+
+def test_no_stream_partition_is_fetched_between_an_assignment_and_its_seek(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """faust resumes the partitions before its seek has finished; until the seek is done,
+    only the changelog (recovery) is fetched, and afterwards every resumed partition is."""
+    thread = FakeThread({tp: 10 for tp in SCORES})
+    consumer = consumer_with(thread)
+
+    async def scenario() -> None:
+        await assign(consumer, {*SCORES, CHANGELOG}, monkeypatch)
+        assert await consumer._getmany({*SCORES, CHANGELOG}, 1.0) == {CHANGELOG: ["record"]}
+        assert await consumer._getmany(set(SCORES), 0.01) == {}  # nothing else may be fetched
+        await consumer.perform_seek()
+        records = await consumer._getmany({*SCORES, CHANGELOG}, 1.0)
+        assert set(records) == {*SCORES, CHANGELOG}
+        assert consumer._read_offset == {tp: 10 for tp in SCORES}
+
+    asyncio.run(scenario())
+    assert thread.fetched_for == [{CHANGELOG}, {*SCORES, CHANGELOG}]
+
+
+def test_a_new_assignment_during_a_seek_keeps_its_partitions_waiting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    thread = FakeThread({SCORES[0]: 10})
+    consumer = consumer_with(thread)
+
+    async def scenario() -> None:
+        await assign(consumer, {SCORES[0]}, monkeypatch)
+        seeking = thread.seek_to_committed
+
+        async def seek_while_rebalancing() -> dict[TP, int]:
+            await assign(consumer, {SCORES[0], SCORES[1]}, monkeypatch)  # a rebalance meanwhile
+            return await seeking()
+
+        thread.seek_to_committed = seek_while_rebalancing  # type: ignore[method-assign]
+        await consumer.perform_seek()
+        assert await consumer._getmany({SCORES[0], SCORES[1]}, 0.01) == {}
+
+    asyncio.run(scenario())
+
+
+def test_fetching_without_an_active_set_is_left_to_faust() -> None:
+    thread = FakeThread({})
+    consumer = consumer_with(thread)
+    asyncio.run(consumer._getmany(None, 1.0))  # client-only apps fetch everything
+    assert thread.fetched_for == [None]

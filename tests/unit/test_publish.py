@@ -1,4 +1,5 @@
-"""How a unit of output is cut into Kafka record batches (no broker: a recording producer)."""
+"""How a unit of output is cut into Kafka record batches (no broker: a recording producer),
+and which redelivered events a unit skips."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
+from hypothesis import given
+from hypothesis import strategies as st
 
-from streams.publish import NotOwned, Outputs, TransactionalPublisher, Unit
+from streams.publish import NotOwned, Outputs, TransactionalPublisher, Unit, unseen
 
 
 class FakeProducer:
@@ -103,3 +106,43 @@ def test_a_unit_s_records_for_one_partition_go_out_in_few_large_batches() -> Non
     assert sum(batch.record_count() for batch, _, _ in producer.sent) == len(records)
     assert len(producer.sent) == 2
     assert all(batch.size() <= 1000 * 1024 for batch, _, _ in producer.sent)
+
+
+@pytest.mark.parametrize(
+    ("offsets", "done", "kept"),
+    [
+        ([5, 6, 7], 0, [5, 6, 7]),
+        ([5, 6, 7], 6, [6, 7]),  # 5 was committed by this worker before a seek back
+        ([5, 6, 7], 8, []),
+        ([5, 6, 7, 5, 6, 7, 8], 0, [5, 6, 7, 8]),  # a pass sought back to 5 mid-batch
+        ([5, 6, 7, 6, 7, 8, 9], 5, [5, 6, 7, 8, 9]),
+        ([10, 12, 15, 11, 12, 16], 0, [10, 12, 15, 16]),  # gaps: transaction markers
+    ],
+)
+def test_unseen_keeps_each_offset_once_in_rising_order(
+    offsets: list[int], done: int, kept: list[int]
+) -> None:
+    assert unseen(offsets, lambda offset: offset, done) == kept
+
+
+@given(
+    start=st.integers(0, 50),
+    passes=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), min_size=1, max_size=5),
+    done=st.integers(0, 60),
+)
+def test_unseen_over_passes_that_seek_back_covers_every_offset_once(
+    start: int, passes: list[tuple[int, int]], done: int
+) -> None:
+    """Each pass is what faust delivers after seeking back: a run from an offset at or after
+    the committed one. Whatever the passes, the kept offsets are exactly those at or after
+    ``done`` that some pass delivered, with nothing skipped between the first and the last."""
+    delivered: list[int] = []
+    end = start
+    for back, length in passes:
+        first = max(start, end - back)
+        run = list(range(first, first + length))
+        delivered += run
+        end = max(end, first + length)
+    kept = unseen(delivered, lambda offset: offset, done)
+    assert kept == sorted(set(kept))
+    assert set(kept) == {offset for offset in delivered if offset >= done}
