@@ -27,6 +27,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Mapping, Set
 from typing import Any, ClassVar, cast
 
@@ -37,6 +39,11 @@ from faust.types import TP
 #: How long a fetch waits when every active partition still awaits its seek (a seek takes
 #: one round trip to the group coordinator).
 UNSOUGHT_WAIT_S = 0.05
+#: faust gives up waiting for its seek after ``broker_request_timeout`` and carries on; the
+#: partitions then stay unfetched until the next rebalance, so say so rather than stall mute.
+UNSOUGHT_WARN_S = 60.0
+
+log = logging.getLogger(__name__)
 
 
 class _ReadCommittedThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -72,9 +79,12 @@ class RankstreamConsumer(faust_aiokafka.Consumer):
     #: Stream partitions of the current assignment not sought to their committed offset yet.
     _unsought: frozenset[TP] = frozenset()
     _assignments = 0
+    _assigned_at = 0.0
+    _warned = False
 
     async def on_partitions_assigned(self, assigned: Set[TP], generation_id: int = 0) -> None:
         self._assignments += 1
+        self._assigned_at, self._warned = time.monotonic(), False
         self._unsought = frozenset(tp for tp in assigned if not self._is_changelog_tp(tp))
         await super().on_partitions_assigned(assigned, generation_id)
 
@@ -86,11 +96,24 @@ class RankstreamConsumer(faust_aiokafka.Consumer):
 
     async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> RecordMap:
         if active_partitions is not None and self._unsought:
-            active_partitions = active_partitions - self._unsought
+            waiting = active_partitions & self._unsought
+            if waiting and not self._warned and self._waited() > UNSOUGHT_WARN_S:
+                self._warned = True
+                log.warning(
+                    "%d partitions still wait for faust's seek to committed offsets "
+                    "%.0f s after their assignment; they are not fetched until the next "
+                    "rebalance",
+                    len(waiting),
+                    self._waited(),
+                )
+            active_partitions = active_partitions - waiting
             if not active_partitions:
                 await asyncio.sleep(min(timeout, UNSOUGHT_WAIT_S))
                 return {}
         return await super()._getmany(active_partitions, timeout)
+
+    def _waited(self) -> float:
+        return time.monotonic() - self._assigned_at
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ReadCommittedThread(self, loop=self.loop, beacon=self.beacon)

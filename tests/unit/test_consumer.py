@@ -7,6 +7,7 @@ that seek has finished."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from streams.consumer import RankstreamConsumer, _ReadCommittedThread
+from streams.consumer import UNSOUGHT_WARN_S, RankstreamConsumer, _ReadCommittedThread
 
 
 class FakeAioKafkaConsumer:
@@ -157,3 +158,24 @@ def test_fetching_without_an_active_set_is_left_to_faust() -> None:
     consumer = consumer_with(thread)
     asyncio.run(consumer._getmany(None, 1.0))  # client-only apps fetch everything
     assert thread.fetched_for == [None]
+
+
+def test_partitions_left_waiting_by_a_seek_faust_gave_up_on_are_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    consumer = consumer_with(FakeThread({}))
+
+    async def scenario() -> None:
+        await assign(consumer, set(SCORES), monkeypatch)
+        await consumer._getmany(set(SCORES), 0.01)
+        assert not caplog.records  # a seek normally takes well under a second
+        consumer._assigned_at -= UNSOUGHT_WARN_S + 1
+        await consumer._getmany(set(SCORES), 0.01)
+        await consumer._getmany(set(SCORES), 0.01)
+
+    with caplog.at_level(logging.WARNING, logger="streams.consumer"):
+        asyncio.run(scenario())
+    assert [r.getMessage() for r in caplog.records] == [
+        "3 partitions still wait for faust's seek to committed offsets 61 s after their "
+        "assignment; they are not fetched until the next rebalance"
+    ]
