@@ -14,10 +14,12 @@
 * faust's recovery resumes the stream partitions *before* its seek to the committed offsets
   has finished (``Recovery.on_recovery_completed``), so the fetcher delivered a partition
   just taken over from aiokafka's own starting position while the seek ran, and then again
-  from the sought one. Around that double delivery a two-worker SIGKILL test lost events
-  (about 1 run in 16): faust's read offset, moved on by the first pass, dropped the second
-  as "already read" after events of the first had gone missing. The consumer now fetches
-  no stream partition of a new assignment until the seek that follows it has finished.
+  from the sought one. A rebalance can also run two seeks that overlap. Around such double
+  deliveries a two-worker SIGKILL test lost events (about 1 run in 16): faust's read offset,
+  moved on by the first pass, dropped the second as "already read" after events of the
+  first had gone missing. The consumer now fetches no stream partition while faust
+  rebalances or any seek is in flight, nor one of a new assignment before a seek has
+  covered it.
 * faust does not commit offsets of the topics whose offsets our transactions commit
   (:class:`~streams.publish.TransactionalPublisher`). faust commits acked offsets on a timer,
   independently; a commit of an older batch's offset landing after a transaction committed
@@ -39,8 +41,8 @@ from faust.types import TP
 #: How long a fetch waits when every active partition still awaits its seek (a seek takes
 #: one round trip to the group coordinator).
 UNSOUGHT_WAIT_S = 0.05
-#: faust gives up waiting for its seek after ``broker_request_timeout`` and carries on; the
-#: partitions then stay unfetched until the next rebalance, so say so rather than stall mute.
+#: faust gives up waiting for its seek after ``broker_request_timeout`` and carries on; if
+#: partitions then stay unfetched, say so rather than stall mute.
 UNSOUGHT_WARN_S = 60.0
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ class RankstreamConsumer(faust_aiokafka.Consumer):
     transactional_topics: ClassVar[frozenset[str]] = frozenset()
     #: Stream partitions of the current assignment not sought to their committed offset yet.
     _unsought: frozenset[TP] = frozenset()
+    _seeks_in_flight = 0
     _assignments = 0
     _assigned_at = 0.0
     _warned = False
@@ -90,26 +93,44 @@ class RankstreamConsumer(faust_aiokafka.Consumer):
 
     async def perform_seek(self) -> None:
         pending, assignments = self._unsought, self._assignments
-        await super().perform_seek()
+        self._seeks_in_flight += 1
+        try:
+            await super().perform_seek()
+        finally:
+            self._seeks_in_flight -= 1
         if assignments == self._assignments:  # no newer assignment began meanwhile
             self._unsought = self._unsought - pending
 
+    def _held(self, active: set[TP]) -> set[TP]:
+        """The stream partitions not to fetch now.
+
+        All of them while faust rebalances or any seek is in flight: a rebalance may run two
+        seeks that overlap (one from the fetch loop, which seeks back when it finds the flow
+        stopped, and recovery's), and records fetched between them were delivered once from
+        the first position and again after the second seek moved the partition back. After
+        the rebalance, those of a new assignment that no finished seek has covered.
+        """
+        if self._seeks_in_flight or self.app.rebalancing:
+            return {tp for tp in active if not self._is_changelog_tp(tp)}
+        return active & self._unsought
+
     async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> RecordMap:
-        if active_partitions is not None and self._unsought:
-            waiting = active_partitions & self._unsought
-            if waiting and not self._warned and self._waited() > UNSOUGHT_WARN_S:
-                self._warned = True
-                log.warning(
-                    "%d partitions still wait for faust's seek to committed offsets "
-                    "%.0f s after their assignment; they are not fetched until the next "
-                    "rebalance",
-                    len(waiting),
-                    self._waited(),
-                )
-            active_partitions = active_partitions - waiting
-            if not active_partitions:
-                await asyncio.sleep(min(timeout, UNSOUGHT_WAIT_S))
-                return {}
+        if active_partitions is not None:
+            held = self._held(active_partitions)
+            if held:
+                if not self._warned and self._waited() > UNSOUGHT_WARN_S:
+                    self._warned = True
+                    log.warning(
+                        "%d partitions still wait for faust's rebalance and seek to committed "
+                        "offsets %.0f s after their assignment; they are not fetched until "
+                        "both are done",
+                        len(held),
+                        self._waited(),
+                    )
+                active_partitions = active_partitions - held
+                if not active_partitions:
+                    await asyncio.sleep(min(timeout, UNSOUGHT_WAIT_S))
+                    return {}
         return await super()._getmany(active_partitions, timeout)
 
     def _waited(self) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -94,6 +95,7 @@ def consumer_with(thread: FakeThread) -> RankstreamConsumer:
     consumer._read_offset = {}  # type: ignore[assignment]
     consumer._committed_offset = {}  # type: ignore[assignment]
     consumer._is_changelog_tp = lambda tp: tp.topic.endswith("-changelog")  # type: ignore[method-assign]
+    consumer.app = SimpleNamespace(rebalancing=False)  # type: ignore[assignment]
     return consumer
 
 
@@ -176,6 +178,55 @@ def test_partitions_left_waiting_by_a_seek_faust_gave_up_on_are_logged(
     with caplog.at_level(logging.WARNING, logger="streams.consumer"):
         asyncio.run(scenario())
     assert [r.getMessage() for r in caplog.records] == [
-        "3 partitions still wait for faust's seek to committed offsets 61 s after their "
-        "assignment; they are not fetched until the next rebalance"
+        "3 partitions still wait for faust's rebalance and seek to committed offsets 61 s "
+        "after their assignment; they are not fetched until both are done"
     ]
+
+
+def test_overlapping_seeks_hold_the_stream_partitions_until_the_last_one_is_done(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A rebalance once ran two seeks that overlapped (the fetch loop's and recovery's); the
+    partitions were fetched between the first one's end and the second's, and delivered
+    again after the second moved them back."""
+    thread = FakeThread({tp: 10 for tp in SCORES})
+    consumer = consumer_with(thread)
+
+    async def scenario() -> None:
+        await assign(consumer, set(SCORES), monkeypatch)
+        second_may_finish = asyncio.Event()
+        seeking = thread.seek_to_committed
+
+        async def slow_seek() -> dict[TP, int]:
+            await second_may_finish.wait()
+            return await seeking()
+
+        first = asyncio.ensure_future(consumer.perform_seek())  # its seek returns at once
+        await asyncio.sleep(0)
+        thread.seek_to_committed = slow_seek  # type: ignore[method-assign]
+        second = asyncio.ensure_future(consumer.perform_seek())
+        await asyncio.sleep(0)  # the second one starts
+        await first
+        assert await consumer._getmany(set(SCORES), 0.01) == {}  # the second is in flight
+        second_may_finish.set()
+        await second
+        assert set(await consumer._getmany(set(SCORES), 0.01)) == set(SCORES)
+
+    asyncio.run(scenario())
+
+
+def test_only_the_changelog_is_fetched_while_faust_rebalances(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    thread = FakeThread({tp: 10 for tp in SCORES})
+    consumer = consumer_with(thread)
+
+    async def scenario() -> None:
+        await assign(consumer, {*SCORES, CHANGELOG}, monkeypatch)
+        await consumer.perform_seek()  # the fetch loop's seek, before recovery's
+        consumer.app.rebalancing = True
+        assert await consumer._getmany({*SCORES, CHANGELOG}, 0.01) == {CHANGELOG: ["record"]}
+        consumer.app.rebalancing = False  # faust's on_rebalance_end, after recovery's seek
+        assert set(await consumer._getmany({*SCORES, CHANGELOG}, 0.01)) == {*SCORES, CHANGELOG}
+
+    asyncio.run(scenario())
