@@ -43,168 +43,69 @@ import sys
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
 from typing import IO, Any
 
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
-MINUTE_MS = 60_000
-MAX_SCORE = 2**53 - 1
+from bench.boardspecs import (
+    BOARD_SPECS,
+    DEFAULTS,
+    MAX_FUTURE_SECONDS,
+    BoardSpec,
+    aggregate_of,
+    board_names,
+    render_boards_toml,
+)
+from bench.event_lines import (
+    DAY_MS,
+    HOUR_MS,
+    INVALID_KINDS,
+    MAX_SCORE,
+    MINUTE_MS,
+    MIX_KINDS,
+    SPECIAL_KINDS,
+    VALID_KIND,
+    dump,
+    format_instant,
+    invalid_line,
+    parse_instant,
+    random_score,
+    ts_value,
+    user_name,
+)
+
+# The line kinds, board specs and instant helpers live in event_lines.py and boardspecs.py;
+# they stay importable from here, where benchmarks and tests have always found them.
+__all__ = [
+    "BOARD_SPECS",
+    "DAY_MS",
+    "DEFAULTS",
+    "DEFAULT_SPAN_HOURS",
+    "DEFAULT_START",
+    "HOUR_MS",
+    "INVALID_KINDS",
+    "MAX_FUTURE_SECONDS",
+    "MAX_SCORE",
+    "MINUTE_MS",
+    "MIX_KINDS",
+    "SPECIAL_KINDS",
+    "VALID_KIND",
+    "BoardSpec",
+    "GenConfig",
+    "GenSummary",
+    "aggregate_of",
+    "board_names",
+    "config_from_args",
+    "format_instant",
+    "generate",
+    "iter_lines",
+    "main",
+    "parse_instant",
+    "render_boards_toml",
+    "user_name",
+    "write_events",
+]
+
 DEFAULT_START = "2026-11-20T00:00:00Z"
 DEFAULT_SPAN_HOURS = 216.0
-MAX_FUTURE_SECONDS = 600
-
-#: Kinds of well-formed lines. ``valid`` is an ordinary event; the others only exist with
-#: ``mix_invalid``: ``duplicate`` re-sends the exact bytes of an earlier line (same board and
-#: event_id), ``late`` is 1-3 days and ``very_late`` 8-20 days before the board's watermark.
-VALID_KIND = "valid"
-SPECIAL_KINDS: tuple[str, ...] = ("duplicate", "late", "very_late")
-
-#: Kinds of lines the contract rejects (dead letters); ``blank`` lines are skipped instead.
-INVALID_KINDS: tuple[str, ...] = (
-    "text",  # the plain text "User Score Update"
-    "bool_score",  # "score": true
-    "float_score",  # "score": 1.0 / 12.5
-    "string_score",  # "score": "12"
-    "score_too_large",  # abs(score) = 2**53
-    "missing_field",  # one of the five fields dropped
-    "naive_ts",  # "2026-11-21T10:00:00" without offset
-    "future",  # ts days after --now
-    "invalid_utf8",  # raw \xff\xfe bytes inside a string
-    "bad_board",  # board name with a space / leading dot
-    "control_user",  # user with a control character
-    "not_object",  # a JSON array / number
-    "truncated_json",  # a line cut in the middle
-    "blank",  # an empty line
-)
-MIX_KINDS: tuple[str, ...] = SPECIAL_KINDS + INVALID_KINDS
-
-
-@dataclass(frozen=True)
-class BoardSpec:
-    """One board of ``bench/boards.toml``; ``None`` fields fall back to ``[defaults]``."""
-
-    name: str
-    aggregate: str
-    order: str
-    windows: tuple[str, ...] | None = None
-    top: int | None = None
-    timezone: str | None = None
-    week_start: str | None = None
-    grace_seconds: int | None = None
-    retain: int | None = None
-
-
-#: The contract's ``[defaults]`` (section 2), kept verbatim in ``bench/boards.toml``.
-DEFAULTS: dict[str, Any] = {
-    "aggregate": "sum",
-    "order": "desc",
-    "windows": ["daily", "weekly", "all"],
-    "top": 100,
-    "timezone": "UTC",
-    "week_start": "monday",
-    "grace_seconds": 300,
-    "retain": 8,
-}
-
-#: Ten boards with deliberately different configurations.
-BOARD_SPECS: tuple[BoardSpec, ...] = (
-    BoardSpec("arena", "sum", "desc", top=100),
-    BoardSpec(
-        "speedrun", "min", "asc", top=10, timezone="Europe/Berlin", windows=("daily", "weekly")
-    ),
-    BoardSpec("likes", "sum", "desc", top=50, timezone="America/New_York", week_start="sunday"),
-    BoardSpec("b3", "max", "desc", top=25, timezone="Asia/Tokyo", windows=("daily", "all")),
-    BoardSpec("b4", "last", "desc", top=20, week_start="saturday", windows=("weekly", "all")),
-    BoardSpec("b5", "sum", "asc", top=30, timezone="Europe/Berlin", retain=3),
-    BoardSpec(
-        "b6",
-        "max",
-        "desc",
-        top=100,
-        timezone="America/New_York",
-        week_start="sunday",
-        windows=("daily",),
-    ),
-    BoardSpec(
-        "b7", "min", "asc", top=15, timezone="Asia/Tokyo", week_start="friday", windows=("weekly",)
-    ),
-    BoardSpec("b8", "last", "asc", top=40, timezone="Europe/Berlin", windows=("all",)),
-    BoardSpec(
-        "b9",
-        "sum",
-        "desc",
-        top=75,
-        week_start="wednesday",
-        grace_seconds=60,
-        windows=("daily", "weekly", "all"),
-    ),
-)
-_SPEC_BY_NAME = {spec.name: spec for spec in BOARD_SPECS}
-
-_OFFSETS: tuple[timedelta, ...] = (
-    timedelta(hours=2),
-    timedelta(hours=-5),
-    timedelta(hours=9),
-    timedelta(hours=5, minutes=30),
-)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def board_names(count: int) -> list[str]:
-    """``arena``, ``speedrun``, ``likes``, then ``b3``, ``b4``, ... (``count`` names)."""
-    base = ["arena", "speedrun", "likes"]
-    return base[:count] + [f"b{i}" for i in range(3, count)]
-
-
-def aggregate_of(board: str) -> str:
-    """The aggregate ``bench/boards.toml`` gives ``board`` (``sum`` for unnamed boards)."""
-    spec = _SPEC_BY_NAME.get(board)
-    return spec.aggregate if spec else str(DEFAULTS["aggregate"])
-
-
-def render_boards_toml(specs: tuple[BoardSpec, ...] = BOARD_SPECS) -> str:
-    """The text of ``bench/boards.toml`` (contract section 2 format)."""
-
-    def value(v: Any) -> str:
-        if isinstance(v, str):
-            return json.dumps(v)
-        if isinstance(v, list | tuple):
-            return "[" + ", ".join(json.dumps(x) for x in v) + "]"
-        return str(v)
-
-    lines = [
-        "# Generated by `python -m bench.gen_events --write-boards bench/boards.toml`;",
-        "# matches bench.gen_events.BOARD_SPECS. Ten boards with different configurations.",
-        f"max_future_seconds = {MAX_FUTURE_SECONDS}",
-        "",
-        "[defaults]",
-    ]
-    lines += [f"{key} = {value(v)}" for key, v in DEFAULTS.items()]
-    for spec in specs:
-        lines += ["", f"[boards.{spec.name}]"]
-        for key in DEFAULTS:
-            v = getattr(spec, key)
-            if v is not None:
-                lines.append(f"{key} = {value(v)}")
-    return "\n".join(lines) + "\n"
-
-
-def parse_instant(text: str) -> int:
-    """Epoch ms of an RFC 3339 instant with ``Z`` or an offset (for the CLI options)."""
-    dt = datetime.fromisoformat(text)
-    if dt.tzinfo is None:
-        raise ValueError(f"timestamp {text!r} has no offset")
-    return (dt - _EPOCH) // timedelta(milliseconds=1)
-
-
-def format_instant(ms: int, offset: timedelta | None = None, millis: bool = True) -> str:
-    """RFC 3339 text of epoch ``ms``: ``Z`` when ``offset`` is None, else ``+hh:mm``."""
-    dt = _EPOCH + timedelta(milliseconds=ms)
-    if offset is not None:
-        dt = dt.astimezone(timezone(offset))
-    text = dt.isoformat(timespec="milliseconds" if millis else "seconds")
-    return text[:-6] + "Z" if offset is None else text
 
 
 @dataclass
@@ -274,43 +175,6 @@ class _UserSampler:
         return user_name((rank * self.step + self.shift) % self.users)
 
 
-def user_name(index: int) -> str:
-    """Name of user ``index``; one in 50 is non-ASCII (still valid: no control characters)."""
-    if index % 50 == 7:
-        return f"jörg-ß-{index}" if index % 100 == 7 else f"プレイヤー{index}"
-    return f"u{index:07d}"
-
-
-def _score(rng: random.Random, aggregate: str) -> int:
-    if aggregate == "sum":
-        if rng.random() < 0.06:
-            return -rng.randint(1, 50)
-        return rng.randint(1, 100)
-    if aggregate == "min":  # a lap time in ms
-        return rng.randint(20_000, 600_000)
-    if aggregate == "max":
-        return rng.randint(1, 1_000_000)
-    return rng.randint(0, 10_000)  # last
-
-
-def _ts_value(rng: random.Random, ms: int) -> tuple[int | str, int]:
-    """A wire form of about ``ms`` (epoch ms, Z, offsets, with or without millis) and the
-    exact instant it denotes (whole seconds drop the millis)."""
-    r = rng.random()
-    if r < 0.40:
-        return ms, ms
-    if r < 0.65:
-        return format_instant(ms), ms
-    if r < 0.75:
-        ms -= ms % 1000
-        return format_instant(ms, millis=False), ms
-    return format_instant(ms, offset=_OFFSETS[rng.randrange(len(_OFFSETS))]), ms
-
-
-def _dump(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 def iter_lines(cfg: GenConfig) -> Iterator[tuple[str, bytes, int | None]]:
     """Yield ``(kind, line, ts_ms)`` for each line, without the trailing newline.
 
@@ -336,8 +200,8 @@ def iter_lines(cfg: GenConfig) -> Iterator[tuple[str, bytes, int | None]]:
         seq += 1
         board = names[board_i]
         user = sampler.pick()
-        score = _score(rng, aggregates[board_i])
-        ts, ts_ms = _ts_value(rng, ts_ms)
+        score = random_score(rng, aggregates[board_i])
+        ts, ts_ms = ts_value(rng, ts_ms)
         obj: dict[str, Any] = {
             "event_id": f"e{cfg.seed}-{seq}",
             "board": board,
@@ -372,10 +236,10 @@ def iter_lines(cfg: GenConfig) -> Iterator[tuple[str, bytes, int | None]]:
                 else:
                     back = rng.randint(8 * DAY_MS, 20 * DAY_MS)
                 obj, ts_ms = event(board_i, wm - back)
-                yield kind, _dump(obj), ts_ms
+                yield kind, dump(obj), ts_ms
                 continue
         elif kind not in (VALID_KIND, "duplicate"):
-            yield kind, _invalid_line(kind, rng, event(pick_board(), base)[0], now_ms), None
+            yield kind, invalid_line(kind, rng, event(pick_board(), base)[0], now_ms), None
             continue
         # An ordinary event (also the fallback when a special kind has nothing to refer to).
         ts_ms = base
@@ -383,50 +247,12 @@ def iter_lines(cfg: GenConfig) -> Iterator[tuple[str, bytes, int | None]]:
             ts_ms -= rng.randint(1, 4 * MINUTE_MS)
         board_i = pick_board()
         obj, ts_ms = event(board_i, ts_ms)
-        line = _dump(obj)
+        line = dump(obj)
         board = names[board_i]
         if ts_ms > watermark.get(board, ts_ms - 1):
             watermark[board] = ts_ms
         recent.append(line)
         yield VALID_KIND, line, ts_ms
-
-
-def _invalid_line(kind: str, rng: random.Random, obj: dict[str, Any], now_ms: int) -> bytes:
-    """A line of the given invalid ``kind``, built from an otherwise valid event ``obj``."""
-    if kind == "text":
-        return b"User Score Update"
-    if kind == "blank":
-        return b""
-    if kind == "bool_score":
-        obj["score"] = rng.random() < 0.5
-    elif kind == "float_score":
-        obj["score"] = rng.choice([1.0, 12.5, 100.0, -3.25])
-    elif kind == "string_score":
-        obj["score"] = str(rng.randint(1, 100))
-    elif kind == "score_too_large":
-        obj["score"] = rng.choice([2**53, -(2**53), 2**64])
-    elif kind == "missing_field":
-        del obj[rng.choice(["event_id", "board", "user", "score", "ts"])]
-    elif kind == "naive_ts":
-        ms = obj["ts"] if isinstance(obj["ts"], int) else now_ms - DAY_MS
-        obj["ts"] = format_instant(ms)[:-1]  # drop the Z
-    elif kind == "future":
-        obj["ts"] = _ts_value(rng, now_ms + rng.randint(DAY_MS, 30 * DAY_MS))[0]
-    elif kind == "invalid_utf8":
-        obj["user"] = "bad@@user"
-        return _dump(obj).replace(b"@@", b"\xff\xfe")
-    elif kind == "bad_board":
-        obj["board"] = rng.choice(["has space", ".hidden", "", "x" * 129, "a/b"])
-    elif kind == "control_user":
-        obj["user"] = rng.choice(["tab\tuser", "nul\x00user", "del\x7fuser", "nl\nuser"])
-    elif kind == "not_object":
-        return rng.choice([b"[1, 2, 3]", b"42", b'"User Score Update"', b"null"])
-    elif kind == "truncated_json":
-        line = _dump(obj)
-        return line[: len(line) // 2]
-    else:  # pragma: no cover - guarded by MIX_KINDS
-        raise ValueError(f"unknown kind {kind}")
-    return _dump(obj)
 
 
 def write_events(cfg: GenConfig, out: IO[bytes]) -> GenSummary:

@@ -295,7 +295,7 @@ class BenchFailure(RuntimeError):
 
 
 def git_commit() -> dict[str, Any]:
-    from bench.engine_bench import git_info
+    from bench.runinfo import git_info
 
     return git_info()
 
@@ -304,7 +304,7 @@ def machine() -> dict[str, Any]:
     """Cores, memory and the versions that matter (Python, Kafka client, broker, Redis)."""
     import importlib.metadata as md
 
-    from bench.engine_bench import machine_info
+    from bench.runinfo import machine_info
 
     info = machine_info()
     versions: dict[str, str | None] = {}

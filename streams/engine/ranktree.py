@@ -25,7 +25,8 @@ kids; written only on a split or merge) and its counts (``c`` + id: an array of 
 written on every count change, cheap to encode). The tree's metadata (root id, next id)
 is ``m``. So the tree lives in RocksDB and its changelog like all state, survives restarts
 and is dropped with the window. Decoded nodes are held in a :class:`NodeCache` bounded by
-a node count (a setting), never by users.
+a node count (a setting), never by users; nodes, their encoding and that cache live in
+treenodes.py.
 
 The tree must see every index change: the engine calls :meth:`RankTree.move` right after
 it wrote the index (the bucket scans read the index as it is after the change).
@@ -33,147 +34,18 @@ it wrote the index (the bucket scans read the index as it is after the change).
 
 from __future__ import annotations
 
-import sys
-from array import array
 from bisect import bisect_left, bisect_right
 from itertools import accumulate, islice
 
 from .storage import Store
+from .treenodes import Node, NodeCache, decode_structure, encode_structure, from_u64, node_id, u64
 
+__all__ = ["BUCKET_MAX", "FANOUT", "NodeCache", "RankTree"]
+
+# Read by RankTree() at construction time, so that tests can monkeypatch them here.
 BUCKET_MAX = 128
 FANOUT = 128
 _META = b"m"
-_LITTLE = sys.byteorder == "little"
-
-
-class _Node:
-    __slots__ = ("counts", "kids", "level", "nid", "seps")
-
-    def __init__(
-        self, nid: int, level: int, seps: list[bytes], counts: list[int], kids: list[int]
-    ) -> None:
-        self.nid = nid
-        self.level = level  # 1: children are buckets
-        self.seps = seps
-        self.counts = counts
-        self.kids = kids
-
-
-def _u64(values: list[int]) -> bytes:
-    packed = array("Q", values)
-    if not _LITTLE:
-        packed.byteswap()
-    return packed.tobytes()
-
-
-def _from_u64(raw: bytes, code: str = "Q") -> list[int]:
-    packed = array(code)
-    packed.frombytes(raw)
-    if not _LITTLE:
-        packed.byteswap()
-    return packed.tolist()
-
-
-def _encode_structure(node: _Node) -> bytes:
-    """level (1 byte) | n seps (4) | n kids (4) | seps' lengths (u16 each) | seps | kids (u32)."""
-    seps = node.seps
-    lengths = array("H", [len(s) for s in seps])
-    kids = array("I", node.kids)
-    if not _LITTLE:
-        lengths.byteswap()
-        kids.byteswap()
-    head = bytes([node.level]) + len(seps).to_bytes(4, "little") + len(kids).to_bytes(4, "little")
-    return head + lengths.tobytes() + b"".join(seps) + kids.tobytes()
-
-
-def _decode_structure(nid: int, raw: bytes, counts: list[int]) -> _Node:
-    level = raw[0]
-    n_seps = int.from_bytes(raw[1:5], "little")
-    n_kids = int.from_bytes(raw[5:9], "little")
-    at = 9 + 2 * n_seps
-    lengths = _from_u64(raw[9:at], "H")
-    seps = []
-    for length in lengths:
-        seps.append(raw[at : at + length])
-        at += length
-    kids = _from_u64(raw[at : at + 4 * n_kids], "I")
-    return _Node(nid, level, seps, counts, kids)
-
-
-def _id(nid: int) -> bytes:
-    return nid.to_bytes(4, "big")
-
-
-class NodeCache:
-    """Decoded tree nodes of all windows of one engine and store, least recently used
-    evicted first; bounded by ``max_nodes`` (a node is at most ``FANOUT`` separators),
-    never by users.
-
-    Count changes are written back lazily: a node whose counts changed is *dirty* until
-    :meth:`sync` (or its eviction) writes it, so a node touched by every event of a batch
-    (the root) is encoded and written once per batch, not once per event. Whoever persists
-    the store must call :meth:`sync` first (:meth:`~streams.engine.core.Engine.sync`).
-    Structure changes (splits, merges) are written at once.
-    """
-
-    __slots__ = ("_dirty", "_max", "_nodes", "_store")
-
-    def __init__(self, store: Store, max_nodes: int = 4096) -> None:
-        self._store = store
-        self._max = max(8, max_nodes)
-        self._nodes: dict[tuple[bytes, int], _Node] = {}
-        self._dirty: set[tuple[bytes, int]] = set()
-
-    def get(self, space: bytes, nid: int) -> _Node | None:
-        key = (space, nid)
-        node = self._nodes.pop(key, None)
-        if node is not None:
-            self._nodes[key] = node
-        return node
-
-    def put(self, space: bytes, node: _Node) -> None:
-        nodes = self._nodes
-        nodes[(space, node.nid)] = node
-        if len(nodes) > self._max:
-            oldest = next(iter(nodes))
-            if oldest in self._dirty:
-                self._write(oldest)
-            del nodes[oldest]
-
-    def touch(self, space: bytes, node: _Node) -> None:
-        """``node``'s counts changed; it is in the cache (it was just read through it)."""
-        key = (space, node.nid)
-        if key not in self._nodes:  # evicted since it was read: keep it, it is current
-            self.put(space, node)
-        self._dirty.add(key)
-
-    def sync(self) -> None:
-        """Write the counts of every dirty node to the store."""
-        for key in self._dirty:
-            self._write(key, keep=True)
-        self._dirty.clear()
-
-    def _write(self, key: tuple[bytes, int], keep: bool = False) -> None:
-        space, nid = key
-        node = self._nodes[key]
-        self._store.put(space, b"c" + _id(nid), _u64(node.counts))
-        if not keep:
-            self._dirty.discard(key)
-
-    def forget(self, space: bytes, nid: int | None = None) -> None:
-        """Drop one node, or every node of ``space`` (retention), unwritten changes too."""
-        if nid is not None:
-            self._nodes.pop((space, nid), None)
-            self._dirty.discard((space, nid))
-            return
-        for key in [k for k in self._nodes if k[0] == space]:
-            del self._nodes[key]
-            self._dirty.discard(key)
-
-    def clear(self) -> None:
-        """Forget everything, unwritten changes too (the store changed under the engine)."""
-        self._nodes.clear()
-        self._dirty.clear()
 
 
 class RankTree:
@@ -313,7 +185,7 @@ class RankTree:
             elif neighbour < 0 and len(path) > 1:
                 self._shrink(path)
 
-    def _path(self, key: bytes) -> list[tuple[_Node, int]]:
+    def _path(self, key: bytes) -> list[tuple[Node, int]]:
         node = self._node(self._root_id())
         path = []
         while True:
@@ -323,7 +195,7 @@ class RankTree:
                 return path
             node = self._node(node.kids[i])
 
-    def _bounded_path(self, key: bytes) -> tuple[list[tuple[_Node, int]], bytes | None]:
+    def _bounded_path(self, key: bytes) -> tuple[list[tuple[Node, int]], bytes | None]:
         """The path to ``key``'s bucket and the bucket's exclusive lower bound."""
         path = self._path(key)
         low = None
@@ -347,11 +219,11 @@ class RankTree:
             self._split_node(path, depth)
             depth -= 1
 
-    def _split_node(self, path: list[tuple[_Node, int]], depth: int) -> None:
+    def _split_node(self, path: list[tuple[Node, int]], depth: int) -> None:
         node = path[depth][0]
         mid = len(node.counts) // 2
         promoted = node.seps[mid - 1]
-        right = _Node(
+        right = Node(
             self._new_id(),
             node.level,
             node.seps[mid:],
@@ -364,7 +236,7 @@ class RankTree:
         self._save(node)
         self._save(right)
         if depth == 0:
-            root = _Node(
+            root = Node(
                 self._new_id(),
                 node.level + 1,
                 [promoted],
@@ -390,7 +262,7 @@ class RankTree:
         self._save(node)
         self._shrink(path)
 
-    def _shrink(self, path: list[tuple[_Node, int]]) -> None:
+    def _shrink(self, path: list[tuple[Node, int]]) -> None:
         """Merge underfull nodes on ``path`` (bottom up) with a sibling, then drop roots
         with a single child, so that churn never leaves a sparse, deep tree behind."""
         for depth in range(len(path) - 1, 0, -1):
@@ -398,7 +270,7 @@ class RankTree:
                 self._merge_node(path, depth)
         self._collapse_root()
 
-    def _merge_node(self, path: list[tuple[_Node, int]], depth: int) -> bool:
+    def _merge_node(self, path: list[tuple[Node, int]], depth: int) -> bool:
         """Merge an underfull node with a sibling; True when the parent lost a child."""
         node = path[depth][0]
         parent, at = path[depth - 1]
@@ -452,41 +324,41 @@ class RankTree:
     def _save_meta(self) -> None:
         assert self._root is not None
         self._persisted = True
-        self._store.put(self._space, _META, _id(self._root) + _id(self._next))
+        self._store.put(self._space, _META, node_id(self._root) + node_id(self._next))
 
-    def _node(self, nid: int) -> _Node:
+    def _node(self, nid: int) -> Node:
         node = self._cache.get(self._space, nid)
         if node is not None:
             return node
-        store, space, key = self._store, self._space, _id(nid)
+        store, space, key = self._store, self._space, node_id(nid)
         raw = store.get(space, b"s" + key)
         if raw is None:  # a tree that was never written: one empty bucket
-            node = _Node(nid, 1, [], [0], [])
+            node = Node(nid, 1, [], [0], [])
         else:
             counts = store.get(space, b"c" + key)
             assert counts is not None, "a tree node without its counts"
-            node = _decode_structure(nid, raw, _from_u64(counts))
+            node = decode_structure(nid, raw, from_u64(counts))
         self._cache.put(space, node)
         return node
 
-    def _save_counts(self, node: _Node) -> None:
+    def _save_counts(self, node: Node) -> None:
         if not self._persisted:  # the first write of a new tree
             self._save(node)
         else:
             self._cache.touch(self._space, node)
 
-    def _save(self, node: _Node) -> None:
+    def _save(self, node: Node) -> None:
         if not self._persisted:
             self._root_id()
             self._save_meta()
-        key = _id(node.nid)
-        self._store.put(self._space, b"s" + key, _encode_structure(node))
-        self._store.put(self._space, b"c" + key, _u64(node.counts))
+        key = node_id(node.nid)
+        self._store.put(self._space, b"s" + key, encode_structure(node))
+        self._store.put(self._space, b"c" + key, u64(node.counts))
         self._cache.put(self._space, node)
         self._cache.touch(self._space, node)  # later count changes of the batch
 
-    def _delete(self, node: _Node) -> None:
-        key = _id(node.nid)
+    def _delete(self, node: Node) -> None:
+        key = node_id(node.nid)
         self._store.delete(self._space, b"s" + key)
         self._store.delete(self._space, b"c" + key)
         self._cache.forget(self._space, node.nid)
