@@ -148,14 +148,15 @@ def test_two_workers_split_the_work_and_survive_a_sigkill(job_factory: Callable[
     tests/unit/test_consumer.py (and a fifth in streams/topics.py: empty assignments on a
     broker that had just started). A partition nobody had committed yet lost its first
     events, and a crash in faust's livelock check followed from aiokafka's lazy reset. Then
-    about one run in 16 lost a few events of a scores partition the survivor had just taken over, because the partition
-    was delivered twice: faust resumed it before its seek to the committed offsets had
-    finished, and a rebalance could run two seeks that overlapped (the fetch loop's and
-    recovery's), so records fetched between them came again after the second seek; faust's
-    read offset, moved on by the first pass, then dropped part of the second as already
-    read, while some events of the first pass never reached the agent. The consumer now
-    fetches no stream partition while faust rebalances or any seek is in flight; the test
-    then passed 49 of 50 runs (2026-11-27), 30 of 30 with a busy loop on one core.
+    about one run in 16 lost a few events of a scores partition the survivor had just taken
+    over, because the partition was delivered twice: faust resumed it before its seek to
+    the committed offsets had finished, and a rebalance could run two seeks that overlapped
+    (the fetch loop's and recovery's), so records fetched between them came again after
+    the second seek; faust's read offset, moved on by the first pass, then dropped part of
+    the second as already read, while some events of the first pass never reached the
+    agent. The consumer now fetches no stream partition while faust rebalances or any seek
+    is in flight; the test then passed 49 of 50 runs (2026-11-27), 30 of 30 with a busy
+    loop on one core.
 
     Known bug still, so `make test` deselects it (`pytest -m known_bug tests` runs it): in
     the one failure the survivor's fetch loop delivered a taken-over partition (offsets
