@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -47,21 +47,27 @@ def _new_batch(producer: Any, size: int, transactional: bool) -> Any:
     )
 
 
-def unseen(items: Iterable[T], offset: Callable[[T], int], done: int) -> list[T]:
-    """The items of one input partition still to process, in delivery order.
+def unseen(items: Sequence[T], offset: Callable[[T], int], done: int) -> list[T]:
+    """The items of one input partition still to process, in offset order.
 
-    faust delivers events again after it seeks back on a rebalance: below ``done`` (this
-    worker's committed position) they are finished, and within a batch an offset at or below
-    one already kept is a second delivery whose first one is in the batch. Keeping only
-    rising offsets makes ``next_offset`` the end of a gap-free run instead of wherever the
-    last redelivery stopped.
+    faust delivers events again after it seeks back to the committed offset on a rebalance,
+    and a batch can hold the end of one pass and the start of the next (events its take
+    buffer held over the rebalance, then the same offsets again). The latest pass is the
+    one that carries on, so an item is kept only when no later item has an offset at or
+    below its own: older copies, and older events the new pass will deliver again, are
+    dropped, and the batch's last item (whose offset + 1 becomes the committed position)
+    always stays. Below ``done`` (what this worker committed) everything is finished.
     """
     kept: list[T] = []
-    for item in items:
+    floor = None
+    for item in reversed(items):
         at = offset(item)
-        if at >= done:
+        if at < done:
+            break  # so is everything delivered before it in an older pass
+        if floor is None or at < floor:
             kept.append(item)
-            done = at + 1
+            floor = at
+    kept.reverse()
     return kept
 
 

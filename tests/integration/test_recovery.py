@@ -160,10 +160,10 @@ def test_two_workers_split_the_work_and_survive_a_sigkill(job_factory: Callable[
 
     Known bug still, so `make test` deselects it (`pytest -m known_bug tests` runs it): in
     the one failure the survivor's fetch loop delivered a taken-over partition (offsets
-    136-283) right after the rebalance ended, no seek involved, yet 193-218 never reached
-    the intake agent, and the same offsets came from the fetcher a second time and were
-    dropped as already read. Where the 26 events went, and the second pass's source, are
-    not found yet.
+    136-283) right after the rebalance ended, no seek involved, yet 193-218 never came out
+    in a unit, and the same offsets came from the fetcher a second time and were dropped
+    as already read. Where the 26 events went, and the second pass's source, are not found
+    yet.
     """
     job = job_factory(boards=BOARDS)
     config = load_boards(BOARDS)
