@@ -155,7 +155,7 @@ def test_two_workers_split_the_work_and_survive_a_sigkill(job_factory: Callable[
     the second seek; faust's read offset, moved on by the first pass, then dropped part of
     the second as already read, while some events of the first pass never reached the
     agent. The consumer now fetches no stream partition while faust rebalances or any seek
-    is in flight; the test then passed 49 of 50 runs (2026-11-27), 30 of 30 with a busy
+    is in flight; the test then passed 95 of 96 runs (2026-11-27), 60 of 60 with a busy
     loop on one core.
 
     Known bug still, so `make test` deselects it (`pytest -m known_bug tests` runs it): in
