@@ -1,4 +1,4 @@
-"""faust's aiokafka consumer with three changes the exactly-once design needs.
+"""faust's aiokafka consumer with four changes the exactly-once design needs.
 
 * It reads ``read_committed`` whatever faust's own processing guarantee: the by-board topic
   is written in transactions, and a consumer reading it ``read_uncommitted`` would rank
