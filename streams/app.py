@@ -20,7 +20,7 @@ from typing import Any, cast
 import faust
 
 from .api import register_api
-from .consumer import consumer_class
+from .consumer import RankstreamConsumer, consumer_class
 from .engine.config import BoardsConfig, load_boards
 from .engine.core import is_future
 from .engine.events import dumps
@@ -32,7 +32,7 @@ from .publish import (
     Publisher,
     TransactionalPublisher,
     Unit,
-    unseen,
+    pending,
 )
 from .ranker import STAGE, Item, Ranker
 from .restore import restore
@@ -81,6 +81,23 @@ def _die(what: str) -> None:
     log.exception("%s; exiting without committing its offset", what)
     logging.shutdown()
     os._exit(70)
+
+
+class _ConsumerDeliveries:
+    """:class:`~streams.publish.Deliveries` answered by the app's consumer, which faust
+    creates only after :func:`create_app`."""
+
+    def __init__(self, app: faust.App) -> None:
+        self._app = app
+
+    def _consumer(self) -> RankstreamConsumer:
+        return cast(RankstreamConsumer, self._app.consumer)
+
+    def delivered_done(self, topic: str, partition: int, position: int) -> int:
+        return self._consumer().delivered_done(topic, partition, position)
+
+    def follow_on(self, topic: str, partition: int, done: int, offsets: Sequence[int]) -> int:
+        return self._consumer().follow_on(topic, partition, done, offsets)
 
 
 def _raw_topic(app: faust.App, name: str, partitions: int | None = None) -> faust.TopicT:
@@ -187,6 +204,7 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
         await declare(outputs.changelog_topic)  # it may be read before its first write
         return await restore(store, settings.kafka_bootstrap, outputs.changelog_topic, partition)
 
+    deliveries = _ConsumerDeliveries(app)
     ranker = Ranker(
         config,
         open_store,
@@ -195,6 +213,7 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
         (changes.get_topic_name(), dlq.get_topic_name()),
         restore_partition,
         settings.rank_tree_cache_nodes,
+        deliveries,
     )
 
     register_api(app, ranker, settings, config, by_board.get_topic_name())
@@ -225,8 +244,8 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
         return unit
 
     async def intake_partition(partition: int, events: list[faust.EventT[bytes]], now: int) -> None:
-        done = publisher.position("intake", partition)
-        events = unseen(events, _message_offset, done)
+        position = publisher.position("intake", partition)
+        events = pending(events, _message_offset, (scores_name, partition), position, deliveries)
         if not events:
             return
         unit = intake_unit(partition, events, now)

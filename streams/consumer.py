@@ -31,12 +31,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Set
+from collections.abc import Mapping, Sequence, Set
 from typing import Any, ClassVar, cast
 
 from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+
+from .delivery import FetchLedger
 
 #: How long a fetch waits when every active partition still awaits its seek (a seek takes
 #: one round trip to the group coordinator).
@@ -84,22 +86,58 @@ class RankstreamConsumer(faust_aiokafka.Consumer):
     _assignments = 0
     _assigned_at = 0.0
     _warned = False
+    #: Bumped when a seek starts or ends: a fetch that saw it change may hold either pass.
+    _seek_epoch = 0
+    _ledger_instance: FetchLedger[TP] | None = None
+
+    @property
+    def _ledger(self) -> FetchLedger[TP]:
+        if self._ledger_instance is None:
+            self._ledger_instance = FetchLedger()
+        return self._ledger_instance
+
+    # -- what agents ask before they commit (streams.delivery) --------------------------
+
+    def delivered_done(self, topic: str, partition: int, position: int) -> int:
+        """The committed position of an input partition to judge a batch by."""
+        if topic not in self.transactional_topics:
+            return position
+        return self._ledger.done(TP(topic, partition), position)
+
+    def follow_on(self, topic: str, partition: int, done: int, offsets: Sequence[int]) -> int:
+        """How many of a batch's ``offsets`` may be processed and committed; the rest
+        waits for a seek back that fetches the records the agent never received."""
+        if topic not in self.transactional_topics:
+            return len(offsets)  # faust commits these itself, by acked offsets
+        return self._ledger.follow_on(TP(topic, partition), done, offsets)
+
+    # -- faust's hooks -----------------------------------------------------------------
 
     async def on_partitions_assigned(self, assigned: Set[TP], generation_id: int = 0) -> None:
         self._assignments += 1
         self._assigned_at, self._warned = time.monotonic(), False
         self._unsought = frozenset(tp for tp in assigned if not self._is_changelog_tp(tp))
+        self._ledger.keep(assigned)
         await super().on_partitions_assigned(assigned, generation_id)
 
     async def perform_seek(self) -> None:
         pending, assignments = self._unsought, self._assignments
         self._seeks_in_flight += 1
+        self._seek_epoch += 1
         try:
             await super().perform_seek()
         finally:
             self._seeks_in_flight -= 1
+            self._seek_epoch += 1
         if assignments == self._assignments:  # no newer assignment began meanwhile
             self._unsought = self._unsought - pending
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        committed: Mapping[TP, int] = await super().seek_to_committed()
+        for tp, offset in committed.items():
+            if tp.topic in self.transactional_topics:
+                self._ledger.sought(tp, offset, committed=True)
+        return committed
 
     def _held(self, active: set[TP]) -> set[TP]:
         """The stream partitions not to fetch now.
@@ -115,6 +153,36 @@ class RankstreamConsumer(faust_aiokafka.Consumer):
         return active & self._unsought
 
     async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> RecordMap:
+        epoch = self._seek_epoch
+        records = await self._fetch(active_partitions, timeout)
+        clean = epoch == self._seek_epoch
+        for tp, batch in records.items():
+            if tp.topic in self.transactional_topics:
+                self._ledger.fetched(tp, (record.offset for record in batch), clean=clean)
+        return records
+
+    async def _rewind(self) -> None:
+        """Carry out the seeks agents asked for, here because faust's fetch loop calls this
+        between two fetches: a seek made while it still hands out the records of the
+        previous fetch would see them mark the partition read again past the seek."""
+        if self._seeks_in_flight or self.app.rebalancing:
+            return  # the rebalance's own seek to committed offsets comes first
+        rewinds = self._ledger.rewinds()
+        assignment = self.assignment() if rewinds else frozenset()
+        for tp, offset in rewinds.items():
+            if tp in assignment:
+                log.warning(
+                    "%s[%d]: records fetched from offset %d on never reached the agent; "
+                    "fetching them again",
+                    tp.topic,
+                    tp.partition,
+                    offset,
+                )
+                await self.seek(tp, offset)  # faust resets its read offset too
+                self._ledger.sought(tp, offset)
+
+    async def _fetch(self, active_partitions: set[TP] | None, timeout: float) -> RecordMap:
+        await self._rewind()
         if active_partitions is not None:
             held = self._held(active_partitions)
             if held:

@@ -71,6 +71,42 @@ def unseen(items: Sequence[T], offset: Callable[[T], int], done: int) -> list[T]
     return kept
 
 
+class Deliveries(Protocol):
+    """What the consumer knows about an input partition's deliveries (streams.delivery)."""
+
+    def delivered_done(self, topic: str, partition: int, position: int) -> int: ...
+
+    def follow_on(self, topic: str, partition: int, done: int, offsets: Sequence[int]) -> int: ...
+
+
+class TrustDeliveries:
+    """Every delivered event counts: for tests without Kafka, and for at-least-once, where
+    faust commits by acked offsets and a gap is its business."""
+
+    def delivered_done(self, topic: str, partition: int, position: int) -> int:
+        return position
+
+    def follow_on(self, topic: str, partition: int, done: int, offsets: Sequence[int]) -> int:
+        return len(offsets)
+
+
+def pending(
+    items: Sequence[T],
+    offset: Callable[[T], int],
+    source: tuple[str, int],
+    position: int,
+    deliveries: Deliveries,
+) -> list[T]:
+    """The items of one input partition (``source``: topic, partition) to process and
+    commit now: :func:`unseen` ones, up to the first record the consumer fetched but never
+    delivered (the consumer fetches the rest again). ``position`` is the stage's own
+    committed position (:meth:`Publisher.position`)."""
+    topic, partition = source
+    done = deliveries.delivered_done(topic, partition, position)
+    kept = unseen(items, offset, done)
+    return kept[: deliveries.follow_on(topic, partition, done, [offset(item) for item in kept])]
+
+
 class NotOwned(Exception):
     """The input partition was revoked while its unit was in flight; the new owner
     processes those events, so the unit is dropped (and its state changes discarded)."""

@@ -23,7 +23,7 @@ from .engine.config import BoardsConfig
 from .engine.core import Engine, Outcome
 from .engine.events import ScoreEvent, dumps
 from .intake import Rejection, dead_letter_for_source
-from .publish import NotOwned, Publisher, Unit, unseen
+from .publish import Deliveries, NotOwned, Publisher, TrustDeliveries, Unit, pending
 from .state.rocksdb import RocksStore
 
 STAGE = "rank"
@@ -82,10 +82,12 @@ class Ranker:
         topics: tuple[str, str],
         restore: Callable[[RocksStore, int], Awaitable[int]],
         tree_cache_nodes: int = 4096,
+        deliveries: Deliveries | None = None,
     ) -> None:
         """``open_store(partition)`` opens the partition's RocksDB; ``topics`` is (push
         topic, dead-letter topic); ``restore(store, partition)`` catches a store up with
-        the changelog."""
+        the changelog; ``deliveries`` (the consumer) says which events may be committed."""
+        self._deliveries = deliveries or TrustDeliveries()
         self._config = config
         self._open_store = open_store
         self._clock = clock
@@ -176,8 +178,8 @@ class Ranker:
         self.counts.batches += 1
 
     async def _process_partition(self, partition: int, items: list[Item]) -> None:
-        done = self._publisher.position(STAGE, partition)
-        items = unseen(items, _offset, done)
+        position = self._publisher.position(STAGE, partition)
+        items = pending(items, _offset, (items[0].topic, partition), position, self._deliveries)
         if not items:
             return
         engine, store = await self.engine(partition)

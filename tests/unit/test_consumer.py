@@ -10,14 +10,19 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from streams.consumer import UNSOUGHT_WARN_S, RankstreamConsumer, _ReadCommittedThread
+from streams.consumer import (
+    UNSOUGHT_WARN_S,
+    RankstreamConsumer,
+    _ReadCommittedThread,
+    consumer_class,
+)
 
 
 class FakeAioKafkaConsumer:
@@ -80,22 +85,41 @@ class FakeThread:
     def __init__(self, committed: dict[TP, int]) -> None:
         self.committed = committed
         self.fetched_for: list[set[TP] | None] = []
+        #: Set, the next fetch returns these offsets (then nothing); None: a "record" each.
+        self.offsets: dict[TP, list[int]] | None = None
+        self.seeks: list[tuple[TP, int]] = []
 
     async def getmany(self, active_partitions: set[TP] | None, timeout: float) -> dict[TP, list]:  # type: ignore[type-arg]
         self.fetched_for.append(None if active_partitions is None else set(active_partitions))
+        if self.offsets is not None:
+            fetched, self.offsets = self.offsets, {}
+            return {tp: [Record(o) for o in offsets] for tp, offsets in fetched.items()}
         return {tp: ["record"] for tp in active_partitions or ()}
 
     async def seek_to_committed(self) -> dict[TP, int]:
         return dict(self.committed)
 
+    def seek(self, partition: TP, offset: int) -> None:
+        self.seeks.append((partition, offset))
 
-def consumer_with(thread: FakeThread) -> RankstreamConsumer:
-    consumer = object.__new__(RankstreamConsumer)  # no faust app needed for these paths
+    def assignment(self) -> set[TP]:
+        return set(self.committed)
+
+
+class Record(NamedTuple):
+    offset: int
+
+
+def consumer_with(
+    thread: FakeThread, cls: type[RankstreamConsumer] = RankstreamConsumer
+) -> RankstreamConsumer:
+    consumer = object.__new__(cls)  # no faust app needed for these paths
     consumer._thread = thread  # type: ignore[assignment]
     consumer._read_offset = {}  # type: ignore[assignment]
     consumer._committed_offset = {}  # type: ignore[assignment]
     consumer._is_changelog_tp = lambda tp: tp.topic.endswith("-changelog")  # type: ignore[method-assign]
     consumer.app = SimpleNamespace(rebalancing=False)  # type: ignore[assignment]
+    consumer.log = SimpleNamespace(dev=lambda *args: None)  # type: ignore[assignment]
     return consumer
 
 
@@ -230,3 +254,87 @@ def test_only_the_changelog_is_fetched_while_faust_rebalances(
         assert set(await consumer._getmany({*SCORES, CHANGELOG}, 0.01)) == {*SCORES, CHANGELOG}
 
     asyncio.run(scenario())
+
+
+def test_an_event_the_agent_never_received_is_fetched_again_before_the_next_fetch(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The agent asks before it commits; the seek back happens in the fetch loop's next
+    fetch, where no record of the previous one is still being handed out."""
+    tp = SCORES[0]
+    thread = FakeThread({tp: 10})
+    consumer = consumer_with(thread, consumer_class({"scores"}))
+
+    async def scenario() -> None:
+        await assign(consumer, {tp}, monkeypatch)
+        await consumer.perform_seek()
+        thread.offsets = {tp: [10, 11, 12, 13]}
+        await consumer._getmany({tp}, 0.01)
+        done = consumer.delivered_done("scores", 0, 0)
+        assert done == 10  # nothing committed by this worker yet: the group's offset
+        assert consumer.follow_on("scores", 0, done, [10, 11, 13]) == 2  # 12 never came
+        assert thread.seeks == []
+        await consumer._getmany({tp}, 0.01)
+        assert thread.seeks == [(tp, 12)]
+        assert consumer._read_offset[tp] == 12  # or faust drops the new pass as read
+        thread.offsets = {tp: [12, 13]}
+        await consumer._getmany({tp}, 0.01)
+        assert consumer.follow_on("scores", 0, 12, [12, 13]) == 2
+
+    with caplog.at_level(logging.WARNING, logger="streams.consumer"):
+        asyncio.run(scenario())
+    assert [r.getMessage() for r in caplog.records] == [
+        "scores[0]: records fetched from offset 12 on never reached the agent; fetching them again"
+    ]
+
+
+def test_a_rewind_waits_while_faust_rebalances(monkeypatch: pytest.MonkeyPatch) -> None:
+    tp = SCORES[0]
+    thread = FakeThread({tp: 0})
+    consumer = consumer_with(thread, consumer_class({"scores"}))
+
+    async def scenario() -> None:
+        await assign(consumer, {tp}, monkeypatch)
+        await consumer.perform_seek()
+        thread.offsets = {tp: [0, 1, 2]}
+        await consumer._getmany({tp}, 0.01)
+        assert consumer.follow_on("scores", 0, 0, [0, 2]) == 1
+        consumer.app.rebalancing = True
+        await consumer._getmany({tp}, 0.01)
+        assert thread.seeks == []  # its seek to committed offsets comes first
+        consumer.app.rebalancing = False
+        await consumer._getmany({tp}, 0.01)
+        assert thread.seeks == [(tp, 1)]
+
+    asyncio.run(scenario())
+
+
+def test_records_fetched_while_a_seek_ran_are_fetched_again_when_delivered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tp = SCORES[0]
+    thread = FakeThread({tp: 0})
+    consumer = consumer_with(thread, consumer_class({"scores"}))
+
+    async def scenario() -> None:
+        await assign(consumer, {tp}, monkeypatch)
+        await consumer.perform_seek()
+        getmany = thread.getmany
+
+        async def getmany_across_a_seek(active: set[TP] | None, timeout: float) -> Any:
+            records = await getmany(active, timeout)
+            await consumer.perform_seek()  # e.g. the fetch loop's, on a flow stop
+            return records
+
+        thread.getmany = getmany_across_a_seek  # type: ignore[method-assign,assignment]
+        thread.offsets = {tp: [0, 1]}
+        await consumer._getmany({tp}, 0.01)
+        assert consumer.follow_on("scores", 0, 0, [0, 1]) == 0
+
+    asyncio.run(scenario())
+
+
+def test_topics_faust_commits_itself_are_taken_as_delivered() -> None:
+    consumer = consumer_with(FakeThread({}), consumer_class(set()))  # at-least-once
+    assert consumer.delivered_done("scores", 0, 5) == 5
+    assert consumer.follow_on("scores", 0, 5, [7, 9]) == 2
