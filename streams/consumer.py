@@ -1,4 +1,4 @@
-"""faust's aiokafka consumer with four changes the exactly-once design needs.
+"""faust's aiokafka consumer with five changes the exactly-once design needs.
 
 * It reads ``read_committed`` whatever faust's own processing guarantee: the by-board topic
   is written in transactions, and a consumer reading it ``read_uncommitted`` would rank
@@ -20,6 +20,11 @@
   first had gone missing. The consumer now fetches no stream partition while faust
   rebalances or any seek is in flight, nor one of a new assignment before a seek has
   covered it.
+* It keeps a ledger of what it fetched (:mod:`streams.delivery`), which agents consult
+  before they commit: a record fetched but never handed to the agent (faust marks a record
+  read before the agent has it, and clears its queues on a rebalance) is fetched again
+  rather than committed past. The two-worker SIGKILL test's last known loss was of that
+  kind (records the fetch loop took that never came out in a unit).
 * faust does not commit offsets of the topics whose offsets our transactions commit
   (:class:`~streams.publish.TransactionalPublisher`). faust commits acked offsets on a timer,
   independently; a commit of an older batch's offset landing after a transaction committed

@@ -102,6 +102,9 @@ wait_ready() {
     if ((SECONDS - t0 >= KAFKA_UP_TIMEOUT)); then
       err "not ready on $KAFKA_BOOTSTRAP after ${KAFKA_UP_TIMEOUT}s (pid $pid still running; stop it with deploy/kafka/down.sh)"
       tail_logs
+      local folders
+      folders=$(find "$DATA_DIR" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)
+      err "the broker loads $folders partition folders from $DATA_DIR at start; with many, give it longer (KAFKA_UP_TIMEOUT=600) or stop it and delete that folder (a fresh broker starts empty)"
       exit 1
     fi
     sleep 1

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.harness import delete_topics_with_prefix
+
 BOOTSTRAP = os.environ.get("RANKSTREAM_KAFKA_BOOTSTRAP", "localhost:9092")
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,12 +107,16 @@ class Job:
         """The log of the worker's latest start (each start gets its own file)."""
         return self.tmp / f"worker-{worker}-{self.starts.get(worker, 0)}.log"
 
-    def start_worker(self, worker: int = 0) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, worker: int = 0, command: list[str] | None = None, **env: str
+    ) -> subprocess.Popen[bytes]:
+        """``command`` replaces ``python -m streams.cli worker`` (a worker with a fault
+        injected); ``env`` adds variables."""
         self.starts[worker] = self.starts.get(worker, 0) + 1
         log = open(self._log_path(worker), "wb")  # noqa: SIM115
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            env=self.env(worker),
+            command or [sys.executable, "-m", "streams.cli", "worker"],
+            env={**self.env(worker), **env},
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -137,8 +143,20 @@ class Job:
                 proc.wait()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    if call.when == "call":
+        item.stash[_FAILED] = outcome.get_result().failed  # type: ignore[attr-defined]
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def job_factory(kafka: str, tmp_path: Path) -> Iterator[Callable[..., Job]]:
+def job_factory(
+    kafka: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Job]]:
     jobs: list[Job] = []
 
     def make(**kwargs: object) -> Job:
@@ -150,6 +168,11 @@ def job_factory(kafka: str, tmp_path: Path) -> Iterator[Callable[..., Job]]:
     yield make
     for job in jobs:
         job.stop()
+    if not request.node.stash.get(_FAILED, True):
+        # A passed test's topics go: hundreds of runs' topics made the broker's start-up
+        # outlast `make up`'s wait. A failed test's stay, to be read.
+        for job in jobs:
+            asyncio.run(delete_topics_with_prefix(job.bootstrap, f"{job.app_id}-"))
 
 
 # --- RabbitMQ and the bridge (issue C) ------------------------------------------------------

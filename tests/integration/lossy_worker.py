@@ -1,0 +1,64 @@
+"""``rankstream worker`` with one fault: faust loses one record it fetched before the agent
+sees it, the way its fetch loop and queues lost records around rebalances.
+
+    python -m tests.integration.lossy_worker
+
+``LOSSY_TOPIC`` names the input topic (``scores`` or ``scores-by-board``, after the app
+id) and ``LOSSY_OFFSET`` the first offset of partition 0 that may be lost; the first
+record there with a non-zero score is dropped, once, after faust's fetch loop took it
+(it counts as read: faust never delivers it again by itself).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import faust
+
+import streams.app
+from streams.cli import main
+from streams.engine.config import BoardsConfig
+from streams.settings import Settings
+from streams.wire import decode_event
+
+_create_app = streams.app.create_app
+
+
+def _score(topic: str, value: bytes) -> int:
+    if topic.endswith("-scores-by-board"):
+        return decode_event(value).score
+    score = json.loads(value).get("score")
+    return score if isinstance(score, int) else 0
+
+
+def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.App:
+    app = _create_app(settings, boards)
+    topic = f"{settings.app_id}-{os.environ['LOSSY_TOPIC']}"
+    first = int(os.environ["LOSSY_OFFSET"])
+    deliver: Callable[[Any], Awaitable[None]] = app.topics.on_message  # type: ignore[attr-defined]
+    lost: list[int] = []
+
+    async def on_message(message: Any) -> None:
+        if (
+            not lost
+            and message.topic == topic
+            and message.partition == 0
+            and message.offset >= first
+            and _score(topic, message.value)
+        ):
+            lost.append(message.offset)
+            print(f"lossy_worker: lost {topic}[0]@{message.offset}", flush=True)
+            return
+        await deliver(message)
+
+    app.topics.on_message = on_message  # type: ignore[attr-defined]
+    return app
+
+
+if __name__ == "__main__":
+    streams.app.create_app = create_app  # type: ignore[assignment]
+    sys.exit(main(["worker"]))
