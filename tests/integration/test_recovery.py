@@ -18,7 +18,8 @@ from bench.gen_events import GenConfig, iter_lines
 from streams.engine.config import load_boards
 from streams.state.layout import partition_paths
 
-from .conftest import Job
+from .api_support import wait_ready as wait_healthy
+from .conftest import Job, free_port
 from .kafka_io import consume_until, mismatches, produce, reference_tops
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,6 +66,15 @@ def wait_ready(job: Job, worker: int, timeout: float = 60) -> None:
     raise AssertionError(f"worker {worker} not ready:\n{job.log_tail(worker)}")
 
 
+def start_restored(job: Job) -> None:
+    """Start worker 0 and wait until its /healthz says every partition it was assigned is
+    restored: faust's "Worker ready" comes before our restore has finished, and a stop
+    then cancels it (a cold-restart check once found the rebuilt database empty)."""
+    port = free_port()
+    job.start_worker(RANKSTREAM_WEB_PORT=str(port))
+    wait_healthy(f"http://localhost:{port}", job)
+
+
 def run_until_folded(job: Job, expected: dict, timeout: float = 120) -> None:  # type: ignore[type-arg]
     seen = consume_until(
         job.bootstrap, [job.changes], lambda s: not mismatches(s[job.changes], expected), timeout
@@ -88,8 +98,7 @@ def test_warm_and_cold_restarts_give_identical_state(job_factory: Callable[..., 
     assert any(key.startswith(b"I\x00") for key in warm)
 
     shutil.rmtree(data)  # cold: everything must come back from the changelog
-    job.start_worker()
-    wait_ready(job, 0)
+    start_restored(job)
     job.stop()
     assert snapshot(data) == warm
 
@@ -125,8 +134,7 @@ def test_retention_removes_closed_windows_also_after_a_rebuild(
     # One retained closed day plus the open one: never more than two daily windows per board.
     assert all(len(p) <= 2 for p in kept.values()), kept
     shutil.rmtree(data)
-    job.start_worker()
-    wait_ready(job, 0)
+    start_restored(job)
     job.stop()
     assert daily_periods(snapshot(data)) == kept
 
