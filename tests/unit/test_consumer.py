@@ -256,18 +256,28 @@ def test_only_the_changelog_is_fetched_while_faust_rebalances(
     asyncio.run(scenario())
 
 
+def ledgered(committed: int) -> tuple[FakeThread, RankstreamConsumer]:
+    """A consumer of topics our transactions commit (exactly-once), with SCORES[0]
+    committed at ``committed``."""
+    thread = FakeThread({SCORES[0]: committed})
+    return thread, consumer_with(thread, consumer_class({"scores"}))
+
+
+async def assign_and_seek(consumer: RankstreamConsumer, monkeypatch: pytest.MonkeyPatch) -> None:
+    await assign(consumer, {SCORES[0]}, monkeypatch)
+    await consumer.perform_seek()
+
+
 def test_an_event_the_agent_never_received_is_fetched_again_before_the_next_fetch(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The agent asks before it commits; the seek back happens in the fetch loop's next
     fetch, where no record of the previous one is still being handed out."""
     tp = SCORES[0]
-    thread = FakeThread({tp: 10})
-    consumer = consumer_with(thread, consumer_class({"scores"}))
+    thread, consumer = ledgered(10)
 
     async def scenario() -> None:
-        await assign(consumer, {tp}, monkeypatch)
-        await consumer.perform_seek()
+        await assign_and_seek(consumer, monkeypatch)
         thread.offsets = {tp: [10, 11, 12, 13]}
         await consumer._getmany({tp}, 0.01)
         done = consumer.delivered_done("scores", 0, 0)
@@ -290,12 +300,10 @@ def test_an_event_the_agent_never_received_is_fetched_again_before_the_next_fetc
 
 def test_a_rewind_waits_while_faust_rebalances(monkeypatch: pytest.MonkeyPatch) -> None:
     tp = SCORES[0]
-    thread = FakeThread({tp: 0})
-    consumer = consumer_with(thread, consumer_class({"scores"}))
+    thread, consumer = ledgered(0)
 
     async def scenario() -> None:
-        await assign(consumer, {tp}, monkeypatch)
-        await consumer.perform_seek()
+        await assign_and_seek(consumer, monkeypatch)
         thread.offsets = {tp: [0, 1, 2]}
         await consumer._getmany({tp}, 0.01)
         assert consumer.follow_on("scores", 0, 0, [0, 2]) == 1
@@ -313,12 +321,10 @@ def test_records_fetched_while_a_seek_ran_are_fetched_again_when_delivered(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     tp = SCORES[0]
-    thread = FakeThread({tp: 0})
-    consumer = consumer_with(thread, consumer_class({"scores"}))
+    thread, consumer = ledgered(0)
 
     async def scenario() -> None:
-        await assign(consumer, {tp}, monkeypatch)
-        await consumer.perform_seek()
+        await assign_and_seek(consumer, monkeypatch)
         getmany = thread.getmany
 
         async def getmany_across_a_seek(active: set[TP] | None, timeout: float) -> Any:
