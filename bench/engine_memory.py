@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import random
 import sys
 import tempfile
@@ -33,15 +34,6 @@ from streams.engine.events import ScoreEvent
 from streams.state.rocksdb import RocksStore, RocksTuning
 
 _MiB = 1 << 20
-
-
-def status_kib(field: str) -> int:
-    """A ``/proc/self/status`` figure (VmRSS, VmHWM), in KiB."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -70,10 +62,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 store.flush()
             if (i + 1) % args.every == 0 or i + 1 == n:
                 gc.collect()
+                rss, peak = harness.rss_kib(os.getpid())
                 row = {
                     "users": i + 1,
-                    "rss_mib": round(status_kib("VmRSS") / 1024, 1),
-                    "peak_rss_mib": round(status_kib("VmHWM") / 1024, 1),
+                    "rss_mib": round(rss / 1024, 1),
+                    "peak_rss_mib": round(peak / 1024, 1),
                     "seconds": round(time.perf_counter() - started, 1),
                 }
                 rows.append(row)
