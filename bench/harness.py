@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -153,6 +154,7 @@ class Worker:
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     starts: int = 0
+    web_port: int = 0  # the HTTP API of the current start (a free port per start)
 
     @property
     def scores(self) -> str:
@@ -183,7 +185,7 @@ class Worker:
             RANKSTREAM_CHANGES_TOPIC=self.changes,
             RANKSTREAM_DLQ_TOPIC=f"{self.app_id}-dlq",
             RANKSTREAM_DATA_DIR=str(self.data_dir),
-            RANKSTREAM_WEB_PORT=str(free_port()),
+            RANKSTREAM_WEB_PORT=str(self.web_port),
             RANKSTREAM_BOARDS=str(self.boards),
             RANKSTREAM_PARTITIONS=str(self.partitions),
             RANKSTREAM_PROCESSING_GUARANTEE=self.guarantee,
@@ -198,6 +200,7 @@ class Worker:
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.starts += 1
+        self.web_port = free_port()
         log = open(self.log_path, "wb")  # noqa: SIM115 - the child owns it
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
@@ -209,6 +212,18 @@ class Worker:
             start_new_session=True,
         )
         log.close()
+
+    def metrics(self) -> dict[str, float]:
+        """The worker's /metrics as ``{"name{labels}": value}`` (Prometheus text format)."""
+        url = f"http://127.0.0.1:{self.web_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        found: dict[str, float] = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                found[name] = float(value)
+        return found
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -129,6 +129,17 @@ async def probe(worker: Worker, tag: str, timeout: float) -> float:
         await consumer.stop()
 
 
+def rocksdb_kib(worker: Worker) -> dict[str, int]:
+    """RocksDB's own count of its RAM in the loaded worker, by kind (its /metrics), so the
+    peak RSS can be split into RocksDB's share and the rest."""
+    prefix = 'rankstream_rocksdb_memory_bytes{kind="'
+    return {
+        name[len(prefix) : -2]: round(value / 1024)
+        for name, value in worker.metrics().items()
+        if name.startswith(prefix)
+    }
+
+
 def size_run(args: argparse.Namespace, users: int, tmp: Path) -> dict[str, Any]:
     boards = tmp / "mem-boards.toml"
     boards.write_text(MEM_BOARDS, encoding="utf-8")
@@ -158,6 +169,7 @@ def size_run(args: argparse.Namespace, users: int, tmp: Path) -> dict[str, Any]:
         rss.sample()
         row["rss_after_kib"] = rss.samples[-1][1]
         row["peak_rss_kib"] = rss.peak_kib
+        row["rocksdb_kib"] = rocksdb_kib(worker)
         worker.stop()
         row["table_keys"] = count_keys(worker.data_dir)
         row["warm_restart_s"] = round(asyncio.run(probe(worker, "warm", args.timeout)), 2)
@@ -302,12 +314,14 @@ def extrapolate(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def render(result: dict[str, Any]) -> str:
     out = [
-        "state: events  users  peak RSS  keys  warm s  cold s  keys/cold s  restore s"
-        "  keys/restore s"
+        "state: events  users  peak RSS  (RocksDB)  keys  warm s  cold s  keys/cold s"
+        "  restore s  keys/restore s"
     ]
     for r in result["sizes"]:
+        rocksdb = sum(r.get("rocksdb_kib", {}).values()) / 1024
         out.append(
             f"  {r['events']:>9,} {r['users']:>9,} {r['peak_rss_kib'] / 1024:>7.0f} MiB "
+            f"({rocksdb:>4.0f} MiB) "
             f"{r['table_keys']:>9,} "
             f"{r['warm_restart_s']:>6.1f} {r['cold_restart_s']:>6.1f} "
             f"{r['cold_keys_per_s_gross']:>12,} {r.get('restore_s') or 0:>10.2f} "

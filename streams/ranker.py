@@ -25,6 +25,7 @@ from .engine.events import ScoreEvent, dumps
 from .intake import Rejection, dead_letter_for_source
 from .publish import Deliveries, NotOwned, Publisher, TrustDeliveries, Unit, pending
 from .state.rocksdb import RocksStore
+from .state.tuning import rocksdb_memory
 
 STAGE = "rank"
 
@@ -135,6 +136,10 @@ class Ranker:
     def ready(self) -> bool:
         """Every partition assigned so far is restored (the API answers only then)."""
         return self._assigned and not self._ready
+
+    def rocksdb_memory(self) -> dict[str, int]:
+        """RocksDB's RAM over the partitions this worker holds open (for /metrics)."""
+        return rocksdb_memory(store.db for _, store in self._engines.values())
 
     def engine_for(self, partition: int) -> Engine | None:
         """The partition's engine for read-only queries, once restored (the caller checks

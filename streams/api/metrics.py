@@ -3,7 +3,7 @@ collector), so the event path pays nothing for them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -20,7 +20,10 @@ OUTCOMES = ("applied", "duplicate", "invalid", "late")
 
 
 class _Collector:
-    def __init__(self, counts: Counts, ready: bool, clients: int, now_ms: int) -> None:
+    def __init__(
+        self, counts: Counts, ready: bool, clients: int, now_ms: int, rocksdb: Mapping[str, int]
+    ) -> None:
+        self._rocksdb = rocksdb
         self._counts = counts
         self._ready = ready
         self._clients = clients
@@ -71,9 +74,20 @@ class _Collector:
             "Browsers connected to the live stream",
             value=self._clients,
         )
+        rocksdb = GaugeMetricFamily(
+            "rankstream_rocksdb_memory_bytes",
+            "RocksDB's own count of the RAM it holds, over the open partitions: memtables "
+            "and table readers summed, the shared block cache once",
+            labels=["kind"],
+        )
+        for kind, value in sorted(self._rocksdb.items()):
+            rocksdb.add_metric([kind], value)
+        yield rocksdb
 
 
-def metrics_text(counts: Counts, ready: bool, clients: int, now_ms: int) -> tuple[bytes, str]:
+def metrics_text(
+    counts: Counts, ready: bool, clients: int, now_ms: int, rocksdb: Mapping[str, int]
+) -> tuple[bytes, str]:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(counts, ready, clients, now_ms))
+    registry.register(_Collector(counts, ready, clients, now_ms, rocksdb))
     return generate_latest(registry), CONTENT_TYPE_LATEST

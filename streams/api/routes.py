@@ -314,7 +314,9 @@ def register_api(
         return view.json(body, status=200 if ready else 503)
 
     async def metrics(view: View, request: Request) -> Response:
-        body, content_type = metrics_text(ranker.counts, api.ready(), hub.clients, _wall_ms())
+        body, content_type = metrics_text(
+            ranker.counts, api.ready(), hub.clients, _wall_ms(), ranker.rocksdb_memory()
+        )
         return view.bytes(body, content_type=content_type.split(";")[0])
 
     async def live(view: View, request: Request) -> Any:

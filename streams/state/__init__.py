@@ -5,5 +5,6 @@ which the pure-Python engine must not import.
 """
 
 from .rocksdb import RocksStore, RocksTuning, rocksdb_options, split_key
+from .tuning import rocksdb_memory
 
-__all__ = ["RocksStore", "RocksTuning", "rocksdb_options", "split_key"]
+__all__ = ["RocksStore", "RocksTuning", "rocksdb_memory", "rocksdb_options", "split_key"]

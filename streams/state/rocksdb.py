@@ -50,19 +50,11 @@ from __future__ import annotations
 import os
 from bisect import bisect_right, insort
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from functools import cache
 from typing import Final
 
-from rocksdict import (
-    BlockBasedOptions,
-    Cache,
-    DBCompressionType,
-    Options,
-    Rdict,
-    ReadOptions,
-    WriteBatch,
-)
+from rocksdict import Rdict, ReadOptions, WriteBatch
+
+from .tuning import RocksTuning, rocksdb_options
 
 __all__ = ["OFFSET_KEY", "RocksStore", "RocksTuning", "rocksdb_options", "split_key"]
 
@@ -70,82 +62,6 @@ SEP: Final = b"\x01"
 _END: Final = b"\x02"  # SEP + 1: the exclusive upper end of a space's range
 #: Where the changelog position is kept: no ``\x01``, and no space name starts with NUL.
 OFFSET_KEY: Final = b"\x00rankstream\x00changelog-offset"
-_MiB: Final = 1 << 20
-
-_COMPRESSIONS: Final = {
-    "lz4": DBCompressionType.lz4,
-    "lz4hc": DBCompressionType.lz4hc,
-    "zstd": DBCompressionType.zstd,
-    "snappy": DBCompressionType.snappy,
-    "none": DBCompressionType.none,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class RocksTuning:
-    """RocksDB knobs, defaulted for a 2-core / 24 GiB worker holding a few partitions.
-
-    * ``block_cache_bytes`` - one LRU cache *shared by every store of the process* (all
-      partitions): hot user states, dedup ids and the top of each rank index stay in it.
-      Index and filter blocks are charged to it too (``cache_index_and_filter_blocks``),
-      so RocksDB's RAM does not grow with the number of users or SST files.
-      64 MiB is small next to 24 GiB on purpose: the OS page cache holds the compressed
-      SST files as well, and RAM use stays predictable.
-    * ``write_buffer_bytes`` / ``max_write_buffer_number`` - memtable size and count per
-      store: 32 MiB x 2 = at most 64 MiB of memtables per partition. Bigger memtables mean
-      fewer flushes and L0 files; two let one fill while the other is flushed.
-    * ``compression`` - lz4: cheap on CPU (2 cores are shared with the Python worker),
-      and the values (24-byte rank heads, event ids) compress well. rocksdict's wheels
-      are built with lz4; RocksDB refuses to open if it is not linked.
-    * ``bloom_bits_per_key`` - ~1% false positives. Most dedup lookups and every first
-      event of a user in a window miss; the filter answers them without reading a block.
-    * ``background_jobs`` - flushes and compactions in parallel; one per core.
-    * ``cache_index_and_filter_blocks`` - True keeps RocksDB's index and bloom blocks inside
-      the block cache, so its RAM stays bounded whatever the number of keys, for two more
-      cache lookups per read (measured at most ~1 us per cached get, within run-to-run
-      noise). False holds them outside the cache: ~1.5 bytes per key (10 bits of filter plus
-      index), growing with users.
-    """
-
-    block_cache_bytes: int = 64 * _MiB
-    write_buffer_bytes: int = 32 * _MiB
-    max_write_buffer_number: int = 2
-    compression: str = "lz4"
-    bloom_bits_per_key: int = 10
-    background_jobs: int = 2
-    cache_index_and_filter_blocks: bool = True
-
-
-@cache
-def _shared_block_cache(capacity: int) -> Cache:
-    """One LRU block cache per capacity for the whole process (all partitions' stores)."""
-    return Cache(capacity)
-
-
-def rocksdb_options(tuning: RocksTuning | None = None, block_cache: Cache | None = None) -> Options:
-    """Raw-mode RocksDB options from ``tuning`` (bytes keys and values, no pickling, the
-    same mode faust's rocksdict store uses). Without ``block_cache`` a process-wide LRU
-    cache of ``tuning.block_cache_bytes`` is shared by every store opened this way."""
-    tuning = tuning or RocksTuning()
-    try:
-        compression = _COMPRESSIONS[tuning.compression]()
-    except KeyError:
-        raise ValueError(f"unknown compression {tuning.compression!r}") from None
-    table = BlockBasedOptions()
-    table.set_block_cache(block_cache or _shared_block_cache(tuning.block_cache_bytes))
-    table.set_bloom_filter(tuning.bloom_bits_per_key, False)
-    if tuning.cache_index_and_filter_blocks:
-        table.set_cache_index_and_filter_blocks(True)
-        table.set_pin_l0_filter_and_index_blocks_in_cache(True)
-    options = Options(raw_mode=True)
-    options.create_if_missing(True)
-    options.set_block_based_table_factory(table)
-    options.set_write_buffer_size(tuning.write_buffer_bytes)
-    options.set_max_write_buffer_number(tuning.max_write_buffer_number)
-    options.set_compression_type(compression)
-    options.set_max_background_jobs(tuning.background_jobs)
-    options.set_level_compaction_dynamic_level_bytes(True)
-    return options
 
 
 def split_key(physical: bytes) -> tuple[bytes, bytes]:

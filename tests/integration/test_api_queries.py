@@ -58,6 +58,14 @@ def test_queries_match_the_reference(job_factory: Callable[..., Job], tmp_path: 
         time.sleep(0.5)
     else:
         raise AssertionError(f"worker did not apply {applied} events:\n{_metrics(base)}")
+    rocksdb = {
+        kind: float(line.rsplit(" ", 1)[1])
+        for line in _metrics(base).splitlines()
+        for kind in ("memtables", "table_readers", "block_cache")
+        if line.startswith(f'rankstream_rocksdb_memory_bytes{{kind="{kind}"}} ')
+    }
+    assert len(rocksdb) == 3, _metrics(base)
+    assert rocksdb["memtables"] > 0, "the applied events sit in the open partitions' memtables"
 
     status, listing = get(base + "/boards")
     assert status == 200

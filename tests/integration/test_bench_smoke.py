@@ -70,6 +70,9 @@ def test_state_bench_quick(kafka: str, tmp_path: Path) -> None:
     assert large["table_keys"] > 1.5 * small["table_keys"] > 0
     for row in (small, large):
         assert row["peak_rss_kib"] > 0
+        # RocksDB's share of it, read from the loaded worker's /metrics
+        assert set(row["rocksdb_kib"]) == {"memtables", "table_readers", "block_cache"}
+        assert 0 < row["rocksdb_kib"]["memtables"] < row["peak_rss_kib"]
         assert row["warm_restart_s"] > 0
         assert row["cold_restart_s"] > 0
         # The cold restart rebuilt every key from the changelog (plus the probes').

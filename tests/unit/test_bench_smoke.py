@@ -457,6 +457,10 @@ def test_engine_memory_leg_reports_rss_as_users_grow_with_state_on_disk(tmp_path
     assert [row["users"] for row in result["rows"]] == [400, 800, 1000]
     assert all(0 < row["rss_mib"] <= row["peak_rss_mib"] for row in result["rows"])
     assert result["settings"]["block_cache_mb"] == 8
+    for row in result["rows"]:  # RocksDB's own share, beside the RSS
+        parts = row["memtables_mib"] + row["table_readers_mib"] + row["block_cache_mib"]
+        assert row["rocksdb_mib"] == pytest.approx(parts, abs=0.2)
+    assert result["rows"][-1]["memtables_mib"] > 0
     # every user has a state and an index entry, and every event a dedup id, on disk
     assert result["rocksdb_keys"] >= 3 * 1000
 

@@ -22,7 +22,7 @@ from streams.engine.config import BoardsConfig
 from streams.engine.core import Engine, Result
 from streams.engine.events import ScoreEvent
 from streams.engine.storage import MemoryStore
-from streams.state import RocksStore, RocksTuning, rocksdb_options, split_key
+from streams.state import RocksStore, RocksTuning, rocksdb_memory, rocksdb_options, split_key
 
 from . import test_engine_property
 from .test_engine_property import NOW, scenarios
@@ -277,3 +277,76 @@ def test_scan_merges_writes_made_after_an_earlier_scan(tmp_path: Path) -> None:
     assert [k for k, _ in store.scan(b"I")] == [b"b", b"d", b"e"]
     assert [k for k, _ in store.scan(b"I", b"b")] == [b"d", b"e"]
     store.close()
+
+
+def _table_properties(store: RocksStore) -> dict[str, str]:
+    """RocksDB's aggregated SST properties (``name=value; ...``) as a dict."""
+    text = store.db.property_value("rocksdb.aggregated-table-properties") or ""
+    return dict(part.strip().split("=", 1) for part in text.split(";") if "=" in part)
+
+
+def _write_sst(store: RocksStore, keys: int) -> None:
+    for i in range(keys):
+        store.put(b"D\x00b", f"event-{i:08d}".encode(), b"")
+    store.flush()
+    store.db.flush()  # memtable -> SST, so the table properties describe a written file
+
+
+@pytest.mark.parametrize(
+    ("tuning", "expect_partitions"),
+    [(RocksTuning(), True), (RocksTuning(partitioned_index_and_filters=False), False)],
+    ids=["default", "unpartitioned"],
+)
+def test_index_and_filters_are_partitioned_by_default(
+    tmp_path: Path, tuning: RocksTuning, expect_partitions: bool
+) -> None:
+    """A whole-file filter of a big SST (~1.2 bytes per key: 2 MiB at 1.7M keys) is larger
+    than one shard of the 64 MiB block cache (64 shards of 1 MiB), so it never stays cached
+    and every missing-key get read and checksummed it from disk: the engine slowed down
+    4x past 500,000 users (bench.engine_memory). Partitions of 4 KiB do stay cached."""
+    store = RocksStore(tmp_path / "db", tuning)
+    _write_sst(store, 50_000)
+    props = _table_properties(store)
+    assert int(props["# entries"]) == 50_000
+    if expect_partitions:
+        # 50,000 keys of 21 bytes with 4 KiB metadata blocks: dozens of partitions
+        assert int(props["# index partitions"]) > 10
+        assert int(props["top-level index size"]) < 4096
+    else:
+        assert "# index partitions" not in props
+    store.close()
+
+
+def test_store_written_unpartitioned_reads_the_same_partitioned(tmp_path: Path) -> None:
+    """Each SST records its own format, so a data folder written before partitioning was
+    the default opens and reads unchanged: no migration for a worker's existing state."""
+    old = RocksStore(tmp_path / "db", RocksTuning(partitioned_index_and_filters=False))
+    _write_sst(old, 5_000)
+    old.close()
+    new = RocksStore(tmp_path / "db", RocksTuning())
+    assert new.get(b"D\x00b", b"event-00004999") == b""
+    assert new.get(b"D\x00b", b"event-00005000") is None
+    assert sum(1 for _ in new.scan(b"D\x00b")) == 5_000
+    new.close()
+
+
+def test_rocksdb_memory_sums_per_store_parts_and_counts_the_shared_cache_once(
+    tmp_path: Path,
+) -> None:
+    stores = [RocksStore(tmp_path / f"db{i}", TINY) for i in range(2)]
+    for n, store in enumerate(stores, 1):
+        _write_sst(store, 2_000 * n)
+        for i in range(0, 2_000 * n, 7):  # reads fill the shared block cache
+            assert store.get(b"D\x00b", f"event-{i:08d}".encode()) == b""
+        store.put(b"U", b"pending", b"x" * 1000)
+        store.flush()  # into the memtable, not yet an SST
+    alone = [rocksdb_memory([store.db]) for store in stores]
+    both = rocksdb_memory(store.db for store in stores)
+    assert set(both) == {"memtables", "table_readers", "block_cache"}
+    assert all(part["memtables"] > 1000 for part in alone)
+    assert both["memtables"] == alone[0]["memtables"] + alone[1]["memtables"]
+    assert both["table_readers"] == alone[0]["table_readers"] + alone[1]["table_readers"]
+    # one LRU cache per capacity and process: both stores report the same usage
+    assert 0 < both["block_cache"] == alone[0]["block_cache"] == alone[1]["block_cache"]
+    for store in stores:
+        store.close()
