@@ -26,6 +26,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY_MS = 86_400_000
@@ -36,6 +37,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("localhost", 0))
         return int(sock.getsockname()[1])
+
+
+def scrape_metrics(url: str) -> dict[str, float]:
+    """A Prometheus endpoint's samples as ``{'name{label="v"}': value}``, the way the
+    exposition text spells them (labels in their order there)."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sample.labels.items())
+            found[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return found
 
 
 def run_id(prefix: str = "bench") -> str:
@@ -214,16 +228,8 @@ class Worker:
         log.close()
 
     def metrics(self) -> dict[str, float]:
-        """The worker's /metrics as ``{"name{labels}": value}`` (Prometheus text format)."""
-        url = f"http://127.0.0.1:{self.web_port}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            text = response.read().decode()
-        found: dict[str, float] = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                found[name] = float(value)
-        return found
+        """The worker's /metrics, see :func:`scrape_metrics`."""
+        return scrape_metrics(f"http://127.0.0.1:{self.web_port}/metrics")
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.harness import delete_topics_with_prefix
+from bench.harness import delete_topics_with_prefix, scrape_metrics
 
 BOOTSTRAP = os.environ.get("RANKSTREAM_KAFKA_BOOTSTRAP", "localhost:9092")
 ROOT = Path(__file__).resolve().parents[2]
@@ -256,16 +256,7 @@ class Bridge:
 
     def metrics(self) -> dict[str, float]:
         """The bridge's counters (name{labels} -> value) read over its HTTP port."""
-        import urllib.request
-
-        with urllib.request.urlopen(f"http://localhost:{self.metrics_port}/metrics") as resp:
-            text = resp.read().decode()
-        out: dict[str, float] = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                out[name] = float(value)
-        return out
+        return scrape_metrics(f"http://localhost:{self.metrics_port}/metrics")
 
     def kill(self) -> None:
         proc = self.procs[-1]
