@@ -133,10 +133,23 @@ class Settings(BaseSettings):
         "updates, whatever the number of users.",
     )
     rocksdb_block_cache_mb: int = Field(
-        64, ge=1, description="RocksDB block cache per table, in MiB."
+        64,
+        ge=1,
+        description="RocksDB block cache, in MiB, shared by all of the worker's partitions.",
     )
     rocksdb_write_buffer_mb: int = Field(
-        32, ge=1, description="RocksDB write buffer (memtable) size per table, in MiB."
+        32,
+        ge=1,
+        description="RocksDB write buffer (memtable) size per partition, in MiB; two per "
+        "partition at most.",
+    )
+    malloc_mmap_threshold_kb: int = Field(
+        128,
+        ge=0,
+        le=32768,
+        description="Fixes glibc's mmap threshold at this many KiB so that large blocks "
+        "(memtable arenas, send batches) go back to the OS when freed; 0 keeps glibc's "
+        "dynamic threshold, under which the worker's RSS grew with the events processed.",
     )
 
     # --- `rankstream bridge` (contract section 6; docs/bridge.md) --------------------------

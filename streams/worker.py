@@ -35,7 +35,10 @@ def run(args: argparse.Namespace) -> int:
     from faust import Worker
 
     from .app import create_app
+    from .native_memory import pin_mmap_threshold
     from .topics import ensure_topics
+
+    pin_mmap_threshold(settings.malloc_mmap_threshold_kb * 1024)  # before RocksDB allocates
 
     try:
         asyncio.run(ensure_topics(settings))

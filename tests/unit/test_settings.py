@@ -31,6 +31,7 @@ DEFAULTS: list[tuple[str, str, Any]] = [
     ("rank_tree_cache_nodes", "RANKSTREAM_RANK_TREE_CACHE_NODES", 4096),
     ("rocksdb_block_cache_mb", "RANKSTREAM_ROCKSDB_BLOCK_CACHE_MB", 64),
     ("rocksdb_write_buffer_mb", "RANKSTREAM_ROCKSDB_WRITE_BUFFER_MB", 32),
+    ("malloc_mmap_threshold_kb", "RANKSTREAM_MALLOC_MMAP_THRESHOLD_KB", 128),
     ("bridge_queue", "RANKSTREAM_BRIDGE_QUEUE", "rank_update"),
     ("bridge_dlq", "RANKSTREAM_BRIDGE_DLQ", "rank_update.dlq"),
     ("bridge_exchange", "RANKSTREAM_BRIDGE_EXCHANGE", "rank_changes"),
@@ -63,6 +64,7 @@ OVERRIDES: list[tuple[str, str, Any]] = [
     ("RANKSTREAM_COMMIT_INTERVAL_S", "0.25", 0.25),
     ("RANKSTREAM_ROCKSDB_BLOCK_CACHE_MB", "256", 256),
     ("RANKSTREAM_ROCKSDB_WRITE_BUFFER_MB", "8", 8),
+    ("RANKSTREAM_MALLOC_MMAP_THRESHOLD_KB", "0", 0),
     ("rankstream_web_port", "9000", 9000),  # names are case-insensitive
 ]
 
@@ -72,6 +74,7 @@ INVALID: list[tuple[str, str, str]] = [
     ("RANKSTREAM_WEB_PORT", "-1", "greater than or equal to 0"),
     ("RANKSTREAM_WEB_PORT", "http", "valid integer"),
     ("RANKSTREAM_PARTITIONS", "0", "greater than or equal to 1"),
+    ("RANKSTREAM_MALLOC_MMAP_THRESHOLD_KB", "65536", "less than or equal to 32768"),
     ("RANKSTREAM_REPLICATION_FACTOR", "0", "greater than or equal to 1"),
     ("RANKSTREAM_BATCH_MAX_EVENTS", "-5", "greater than or equal to 1"),
     ("RANKSTREAM_BATCH_MAX_MS", "0", "greater than or equal to 1"),
