@@ -38,7 +38,8 @@ from .ranker import STAGE, Item, Ranker
 from .restore import restore
 from .settings import Settings
 from .state.layout import partition_path
-from .state.rocksdb import RocksStore, RocksTuning
+from .state.rocksdb import RocksStore
+from .state.tuning import RocksTuning
 from .topics import STATE_LOG_CONFIG, by_board_topic, state_log_topic
 from .wire import decode_event as decode_internal
 from .wire import encode_event

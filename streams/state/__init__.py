@@ -4,7 +4,7 @@ Kept outside :mod:`streams.engine` because they depend on native libraries (rock
 which the pure-Python engine must not import.
 """
 
-from .rocksdb import RocksStore, RocksTuning, rocksdb_options, split_key
-from .tuning import rocksdb_memory
+from .rocksdb import RocksStore, split_key
+from .tuning import RocksTuning, rocksdb_memory, rocksdb_options
 
 __all__ = ["RocksStore", "RocksTuning", "rocksdb_memory", "rocksdb_options", "split_key"]

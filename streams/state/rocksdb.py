@@ -56,7 +56,7 @@ from rocksdict import Rdict, ReadOptions, WriteBatch
 
 from .tuning import RocksTuning, rocksdb_options
 
-__all__ = ["OFFSET_KEY", "RocksStore", "RocksTuning", "rocksdb_options", "split_key"]
+__all__ = ["OFFSET_KEY", "RocksStore", "split_key"]
 
 SEP: Final = b"\x01"
 _END: Final = b"\x02"  # SEP + 1: the exclusive upper end of a space's range

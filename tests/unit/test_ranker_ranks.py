@@ -20,7 +20,8 @@ from streams.engine.core import Engine
 from streams.engine.events import ScoreEvent, WindowRef
 from streams.publish import Unit
 from streams.ranker import Item, Ranker
-from streams.state.rocksdb import RocksStore, rocksdb_options
+from streams.state.rocksdb import RocksStore
+from streams.state.tuning import rocksdb_options
 
 from .reference import Reference
 
