@@ -15,6 +15,11 @@ In one run, on the shared broker, each with its own topics (4 partitions by defa
    ``--latency-seconds`` each; the latency of an event is from just before its send to the
    first ``rank_change`` with its ``cause`` read from the push topic (events that move
    nobody in a top-K have no sample). The first second of each load is warm-up, dropped.
+4. the output-volume ceiling: the passthrough again, on fresh topics, its last stage sending
+   each record as many times as the worker wrote records per event (push records plus
+   changelog records, measured in step 2), through the worker's own output path and
+   without transactions (``bench.passthrough --fanout``): what a Python process on aiokafka
+   reaches when it only has to write what the worker writes.
 
 Result: ``--json-out`` (default ``bench/results/e2e.json``) and a table on stdout.
 """
@@ -56,7 +61,14 @@ DEFAULT_JSON_OUT = harness.ROOT / "bench" / "results" / "e2e.json"
 
 
 def start_passthrough(
-    bootstrap: str, scores: str, via: str, out: str, group: str, settings: dict[str, Any]
+    bootstrap: str,
+    scores: str,
+    via: str,
+    out: str,
+    group: str,
+    settings: dict[str, Any],
+    fanout: int = 1,
+    changelog_records: int = 0,
 ) -> subprocess.Popen[str]:
     cmd = [sys.executable, "-m", "bench.passthrough", "--bootstrap", bootstrap]
     cmd += ["--in", scores, "--via", via, "--out", out, "--group", group]
@@ -64,6 +76,9 @@ def start_passthrough(
     cmd += ["--batch-ms", str(settings["batch_max_ms"])]
     cmd += ["--linger-ms", str(settings["producer_linger_ms"])]
     cmd += ["--commit-interval", str(settings["commit_interval_s"])]
+    cmd += ["--fanout", str(fanout)]
+    if changelog_records:
+        cmd += ["--changelog", f"{out}-log", "--changelog-records", str(changelog_records)]
     proc = subprocess.Popen(cmd, cwd=harness.ROOT, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], 60)
@@ -71,6 +86,54 @@ def start_passthrough(
         proc.kill()
         raise BenchFailure("the passthrough did not get its partitions within 60 s")
     return proc
+
+
+def measure_passthrough(
+    args: argparse.Namespace,
+    settings: dict[str, Any],
+    lines: list[bytes],
+    prefix: str,
+    isolation: str,
+    fanout: int = 1,
+    changelog_records: int = 0,
+) -> dict[str, Any]:
+    """One passthrough process on its own topics (``prefix``-in/via/out, and out-log)."""
+    bootstrap = args.bootstrap
+    names = [f"{prefix}-{name}" for name in ("in", "via", "out", "out-log")]
+    asyncio.run(harness.create_topics(bootstrap, names, args.partitions))
+    proc = start_passthrough(
+        bootstrap,
+        f"{prefix}-in",
+        f"{prefix}-via",
+        f"{prefix}-out",
+        f"{prefix}-group",
+        settings,
+        fanout,
+        changelog_records,
+    )
+
+    def alive() -> None:
+        if proc.poll() is not None:
+            raise BenchFailure("the passthrough exited")
+
+    try:
+        return asyncio.run(
+            throughput(
+                bootstrap,
+                f"{prefix}-in",
+                f"{prefix}-out",
+                lines,
+                f"{prefix}-group-1",
+                f"{prefix}-via",
+                alive,
+                args.timeout,
+                isolation,
+            )
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        asyncio.run(harness.delete_topics_with_prefix(bootstrap, prefix))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -112,36 +175,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
     }
     bootstrap = args.bootstrap
-    pt = f"{rid}-pt"
-    asyncio.run(
-        harness.create_topics(bootstrap, [f"{pt}-in", f"{pt}-via", f"{pt}-out"], args.partitions)
-    )
     print(f"e2e: passthrough ceiling, {len(lines):,} events ...", file=sys.stderr)
-    proc = start_passthrough(
-        bootstrap, f"{pt}-in", f"{pt}-via", f"{pt}-out", f"{pt}-group", settings
-    )
-
-    def pt_alive() -> None:
-        if proc.poll() is not None:
-            raise BenchFailure("the passthrough exited")
-
-    try:
-        result["passthrough"] = asyncio.run(
-            throughput(
-                bootstrap,
-                f"{pt}-in",
-                f"{pt}-out",
-                lines,
-                f"{pt}-group-1",
-                f"{pt}-via",
-                pt_alive,
-                args.timeout,
-                isolation,
-            )
-        )
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+    result["passthrough"] = measure_passthrough(args, settings, lines, f"{rid}-pt", isolation)
     with tempfile.TemporaryDirectory(prefix="rankstream-e2e-") as tmp:
         worker = Worker(
             bootstrap,
@@ -180,6 +215,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             cpu = harness.cpu_seconds(worker.proc.pid) - cpu0
             result["worker"]["cpu_seconds"] = round(cpu, 2)
             result["worker"]["cpu_utilisation"] = round(cpu / result["worker"]["seconds"], 3)
+            # Everything the worker wrote per event, its output volume: the push records
+            # plus the changelog (end offsets: an upper bound by one marker per transaction).
+            state_log = asyncio.run(harness.end_offsets_total(bootstrap, worker.state_log))
+            result["worker"]["state_log_records"] = state_log
+            result["worker"]["push_records_per_event"] = round(
+                result["worker"]["output_records_consumed"] / len(lines), 2
+            )
+            result["worker"]["state_log_records_per_event"] = round(state_log / len(lines), 2)
             if profiler is not None:
                 result["worker_profile"] = stop_py_spy(profiler, args.py_spy)
             rss.sample()
@@ -203,7 +246,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ][-1:]
         finally:
             worker.cleanup()
-            asyncio.run(harness.delete_topics_with_prefix(bootstrap, pt))
+    fanout = max(1, round(result["worker"]["push_records_per_event"]))
+    log_records = round(result["worker"]["state_log_records_per_event"])
+    print(
+        f"e2e: output-volume ceiling, {fanout} push + {log_records} changelog records per event",
+        file=sys.stderr,
+    )
+    result["output_ceiling"] = {
+        "fanout": fanout,
+        "changelog_records": log_records,
+        **measure_passthrough(args, settings, lines, f"{rid}-po", isolation, fanout, log_records),
+    }
     w, p = result["worker"], result["passthrough"]
     result["ratios"] = {
         "worker_vs_passthrough_overall": round(w["events_per_s"] / p["events_per_s"], 3),
@@ -211,6 +264,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             round(w["sustained_events_per_s"] / p["sustained_events_per_s"], 3)
             if w["sustained_events_per_s"] and p["sustained_events_per_s"]
             else None
+        ),
+        "worker_vs_output_ceiling_overall": round(
+            w["events_per_s"] / result["output_ceiling"]["events_per_s"], 3
         ),
     }
     return result
@@ -235,13 +291,16 @@ def stop_py_spy(proc: subprocess.Popen[bytes], out: str) -> dict[str, Any]:
 
 
 def render(result: dict[str, Any]) -> str:
-    p, w = result["passthrough"], result["worker"]
+    p, w, o = result["passthrough"], result["worker"], result["output_ceiling"]
     out = [
         f"e2e: {result['params']['events']:,} events, {result['params']['partitions']} "
         f"partitions, guarantee {result['params']['guarantee']}",
         f"{'':<28}{'events/s':>12}{'sustained':>12}{'seconds':>10}",
         f"{'raw passthrough (ceiling)':<28}{p['events_per_s']:>12,.0f}"
         f"{p['sustained_events_per_s'] or 0:>12,.0f}{p['seconds']:>10.1f}",
+        f"{'same, writing ' + str(o['fanout'] + o['changelog_records']) + '/event':<28}"
+        f"{o['events_per_s']:>12,.0f}"
+        f"{o['sustained_events_per_s'] or 0:>12,.0f}{o['seconds']:>10.1f}",
         f"{'rankstream worker':<28}{w['events_per_s']:>12,.0f}"
         f"{w['sustained_events_per_s'] or 0:>12,.0f}{w['seconds']:>10.1f}",
         f"worker / passthrough: {result['ratios']['worker_vs_passthrough_overall']:.1%} overall, "

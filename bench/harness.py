@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -88,6 +88,21 @@ async def committed_total(bootstrap: str, group: str, topics: Iterable[str]) -> 
     finally:
         await admin.close()
     return sum(m.offset for tp, m in offsets.items() if tp.topic in wanted and m.offset > 0)
+
+
+async def end_offsets_total(bootstrap: str, topic: str) -> int:
+    """Records ever written to ``topic`` (plus transaction markers): its end offsets summed."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        return sum((await consumer.end_offsets(tps)).values()) if tps else 0
+    finally:
+        await consumer.stop()
 
 
 def board_key(line: bytes) -> bytes:
@@ -181,6 +196,10 @@ class Worker:
     @property
     def by_board(self) -> str:
         return f"{self.app_id}-scores-by-board"
+
+    @property
+    def state_log(self) -> str:
+        return f"{self.app_id}-state-log"
 
     @property
     def data_dir(self) -> Path:

@@ -11,6 +11,14 @@ prints ``ready`` on stdout once it has its partitions. Stage ``n`` commits as
 consumer group ``<group>-<n>``. With ``--via`` it
 makes the worker's two hops (intake: scores -> by-board; ranking: by-board -> push topic),
 both stages in one process and event loop sharing one producer, as the faust worker does.
+
+With ``--fanout N`` the last stage sends each record N times instead, and with
+``--changelog TOPIC --changelog-records M`` also M copies per record into one changelog
+batch per input partition and batch, all through the worker's own output path
+(``streams.publish.Outputs``: record batches per partition, keys partitioned as faust
+does), without transactions: the worker's output volume (push records and changelog
+records per event) with none of its work, the ceiling of any Python worker on aiokafka
+that has to write that much.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from streams.publish import Outputs, Unit
+
 
 async def stage(
     args: argparse.Namespace,
@@ -32,8 +42,12 @@ async def stage(
     producer: AIOKafkaProducer,
     stop: asyncio.Event,
     ready: asyncio.Event,
+    fanout: int = 1,
+    changelog_records: int = 0,
 ) -> None:
-    """Consume ``src`` and re-send each record's bytes to the same partition of ``dst``."""
+    """Consume ``src`` and re-send each record's bytes to the same partition of ``dst``
+    (``fanout`` times, plus ``changelog_records`` copies into the changelog, through the
+    worker's output path, when either is set)."""
     consumer = AIOKafkaConsumer(
         src,
         bootstrap_servers=args.bootstrap,
@@ -42,18 +56,29 @@ async def stage(
         enable_auto_commit=False,
     )
     await consumer.start()
+    outputs = Outputs(changelog_topic=args.changelog or dst)
     last_commit, dirty = time.monotonic(), False
     try:
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=args.batch_ms, max_records=args.batch)
             if consumer.assignment():
                 ready.set()
-            sent = []
-            for tp, messages in batches.items():
-                for msg in messages:
-                    fut = await producer.send(dst, msg.value, key=msg.key, partition=tp.partition)
-                    sent.append(fut)
-            await asyncio.gather(*sent)
+            if fanout > 1 or changelog_records:
+                for tp, messages in batches.items():
+                    unit = Unit(src, tp.partition, 0)
+                    for msg in messages:
+                        unit.records.extend([(dst, msg.key or b"", msg.value)] * fanout)
+                        unit.changelog.extend([(msg.key or b"", msg.value)] * changelog_records)
+                    await outputs.send(producer, unit, transactional=False)
+            else:
+                sent = []
+                for tp, messages in batches.items():
+                    for msg in messages:
+                        fut = await producer.send(
+                            dst, msg.value, key=msg.key, partition=tp.partition
+                        )
+                        sent.append(fut)
+                await asyncio.gather(*sent)
             dirty = dirty or bool(batches)
             if dirty and time.monotonic() - last_commit >= args.commit_interval:
                 await consumer.commit()
@@ -70,8 +95,21 @@ async def run(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     readies = [asyncio.Event() for _ in topics[:-1]]
+    last = len(topics) - 2
     tasks = [
-        asyncio.create_task(stage(args, src, dst, f"{args.group}-{n}", producer, stop, ready))
+        asyncio.create_task(
+            stage(
+                args,
+                src,
+                dst,
+                f"{args.group}-{n}",
+                producer,
+                stop,
+                ready,
+                args.fanout if n == last else 1,
+                args.changelog_records if n == last else 0,
+            )
+        )
         for n, (src, dst, ready) in enumerate(zip(topics, topics[1:], readies, strict=False))
     ]
     try:
@@ -100,6 +138,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-ms", type=int, default=100)
     p.add_argument("--linger-ms", type=int, default=5)
     p.add_argument("--commit-interval", type=float, default=1.0)
+    p.add_argument(
+        "--fanout",
+        type=int,
+        default=1,
+        help="records the last stage sends per record consumed (the worker's push records)",
+    )
+    p.add_argument("--changelog", default=None, help="changelog topic of --changelog-records")
+    p.add_argument(
+        "--changelog-records",
+        type=int,
+        default=0,
+        help="changelog records the last stage writes per record consumed",
+    )
     asyncio.run(run(p.parse_args(argv)))
     return 0
 

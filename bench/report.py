@@ -190,6 +190,13 @@ def table(legs: dict[str, Any]) -> str:
                 f"  {label:<26}{fmt(r['events_per_s']):>10} overall "
                 f"{fmt(r['sustained_events_per_s']):>10} sustained"
             )
+        ceiling = e2e.get("output_ceiling")  # absent from results before 2026-11-27 23:00
+        if ceiling:
+            label = f"same, writing {ceiling['fanout'] + ceiling['changelog_records']}/event"
+            out.append(
+                f"  {label:<26}{fmt(ceiling['events_per_s']):>10} overall "
+                f"{fmt(ceiling['sustained_events_per_s']):>10} sustained"
+            )
         ratio = dig(e2e, "ratios", "worker_vs_passthrough_sustained")
         out.append(
             f"  worker / passthrough: {fmt(ratio, '.1%')} sustained; "

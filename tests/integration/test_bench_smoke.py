@@ -54,6 +54,12 @@ def test_e2e_bench_quick(kafka: str, tmp_path: Path) -> None:
     # The passthrough re-sends each event once per hop; the worker writes rank changes.
     assert result["passthrough"]["output_records_consumed"] == events
     assert result["worker"]["output_records_consumed"] > 0
+    # The output-volume ceiling writes what the worker wrote per event, with none of its work.
+    ceiling, worker = result["output_ceiling"], result["worker"]
+    assert ceiling["fanout"] == max(1, round(worker["push_records_per_event"])) > 1
+    assert ceiling["changelog_records"] == round(worker["state_log_records_per_event"]) > 0
+    assert ceiling["committed_samples"][-1][1] >= events
+    assert ceiling["output_records_consumed"] == events * ceiling["fanout"]
     assert result["settings"]["worker"]["processing_guarantee"] == "exactly_once"
     [row] = result["latency"]
     assert row["samples"] > 0 and row["p50_ms"] <= row["p99_ms"]

@@ -404,6 +404,36 @@ def test_report_says_not_run_for_missing_legs_and_checks_targets(tmp_path: Path)
     assert (tmp_path / "bench.png").stat().st_size > 1000
 
 
+def test_report_shows_the_output_volume_ceiling_when_measured(tmp_path: Path) -> None:
+    from bench import report
+
+    e2e: dict[str, Any] = {
+        "params": {"guarantee": "exactly_once"},
+        "passthrough": {"events_per_s": 16_000, "sustained_events_per_s": 24_000},
+        "worker": {"events_per_s": 1_400, "sustained_events_per_s": 1_900},
+        "ratios": {"worker_vs_passthrough_sustained": 0.079},
+    }
+    _write(tmp_path / "e2e.json", e2e)
+    assert "writing" not in report.table(report.load(tmp_path))  # older results: no row
+    e2e["output_ceiling"] = {
+        "fanout": 6,
+        "changelog_records": 5,
+        "events_per_s": 9_790,
+        "sustained_events_per_s": 11_271,
+    }
+    _write(tmp_path / "e2e.json", e2e)
+    [row] = [x for x in report.table(report.load(tmp_path)).splitlines() if "writing" in x]
+    assert row.split() == [
+        "same,",
+        "writing",
+        "11/event",
+        "9,790",
+        "overall",
+        "11,271",
+        "sustained",
+    ]
+
+
 def test_profile_summary_shares(tmp_path: Path) -> None:
     from bench.profile_summary import summarise
 
