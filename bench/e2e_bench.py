@@ -5,12 +5,14 @@ event -> rank_change latency at fractions of the measured maximum rate.
 
 In one run, on the shared broker, each with its own topics (4 partitions by default):
 
-1. ceiling: ``bench.passthrough`` with the worker's topology (scores -> by-board -> push
-   topic, same batch size, batch wait, linger and commit interval) while this process
-   produces N events at full speed and consumes the output topic;
+1. ceilings (``bench.ceilings``): ``bench.passthrough`` with the worker's topology (scores ->
+   by-board -> push topic, same batch size, batch wait, linger and commit interval) while
+   this process produces N events at full speed and consumes the output topic; then the
+   same with ``bench.faust_passthrough``, the worker's two faust agents with no work in them;
 2. the worker: ``rankstream worker`` on the same N events, same producer and consumer;
-   events/s are those through both agents (committed offsets of the ranking agent), both
-   overall (first send -> all committed) and sustained (between 10 % and 90 % committed);
+   events/s are those through both agents (the outcome counters of its /metrics, counted
+   once committed), both overall (first send -> all committed) and sustained (between 10 %
+   and 90 % committed);
 3. latency, on the same worker: events sent at ``--loads`` x the sustained rate for
    ``--latency-seconds`` each; the latency of an event is from just before its send to the
    first ``rank_change`` with its ``cause`` read from the push topic (events that move
@@ -30,7 +32,6 @@ import argparse
 import asyncio
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -39,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import harness
+from bench import ceilings, harness
 from bench.e2e_legs import cause_of, gen_lines, latency, throughput
 from bench.harness import BenchFailure, Worker
 
@@ -52,88 +53,11 @@ __all__ = [
     "parser",
     "render",
     "run",
-    "start_passthrough",
     "start_py_spy",
     "stop_py_spy",
 ]
 
 DEFAULT_JSON_OUT = harness.ROOT / "bench" / "results" / "e2e.json"
-
-
-def start_passthrough(
-    bootstrap: str,
-    scores: str,
-    via: str,
-    out: str,
-    group: str,
-    settings: dict[str, Any],
-    fanout: int = 1,
-    changelog_records: int = 0,
-) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "bench.passthrough", "--bootstrap", bootstrap]
-    cmd += ["--in", scores, "--via", via, "--out", out, "--group", group]
-    cmd += ["--batch", str(settings["batch_max_events"])]
-    cmd += ["--batch-ms", str(settings["batch_max_ms"])]
-    cmd += ["--linger-ms", str(settings["producer_linger_ms"])]
-    cmd += ["--commit-interval", str(settings["commit_interval_s"])]
-    cmd += ["--fanout", str(fanout)]
-    if changelog_records:
-        cmd += ["--changelog", f"{out}-log", "--changelog-records", str(changelog_records)]
-    proc = subprocess.Popen(cmd, cwd=harness.ROOT, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], 60)
-    if not ready or proc.stdout.readline().strip() != "ready":
-        proc.kill()
-        raise BenchFailure("the passthrough did not get its partitions within 60 s")
-    return proc
-
-
-def measure_passthrough(
-    args: argparse.Namespace,
-    settings: dict[str, Any],
-    lines: list[bytes],
-    prefix: str,
-    isolation: str,
-    fanout: int = 1,
-    changelog_records: int = 0,
-) -> dict[str, Any]:
-    """One passthrough process on its own topics (``prefix``-in/via/out, and out-log)."""
-    bootstrap = args.bootstrap
-    names = [f"{prefix}-{name}" for name in ("in", "via", "out", "out-log")]
-    asyncio.run(harness.create_topics(bootstrap, names, args.partitions))
-    proc = start_passthrough(
-        bootstrap,
-        f"{prefix}-in",
-        f"{prefix}-via",
-        f"{prefix}-out",
-        f"{prefix}-group",
-        settings,
-        fanout,
-        changelog_records,
-    )
-
-    def alive() -> None:
-        if proc.poll() is not None:
-            raise BenchFailure("the passthrough exited")
-
-    try:
-        return asyncio.run(
-            throughput(
-                bootstrap,
-                f"{prefix}-in",
-                f"{prefix}-out",
-                lines,
-                f"{prefix}-group-1",
-                f"{prefix}-via",
-                alive,
-                args.timeout,
-                isolation,
-            )
-        )
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-        asyncio.run(harness.delete_topics_with_prefix(bootstrap, prefix))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -176,7 +100,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     bootstrap = args.bootstrap
     print(f"e2e: passthrough ceiling, {len(lines):,} events ...", file=sys.stderr)
-    result["passthrough"] = measure_passthrough(args, settings, lines, f"{rid}-pt", isolation)
+
+    def ceiling(prefix: str, command: ceilings.Command) -> dict[str, Any]:
+        return ceilings.measure(
+            bootstrap, args.partitions, lines, prefix, command, args.timeout, isolation
+        )
+
+    result["passthrough"] = ceiling(
+        f"{rid}-pt", ceilings.raw_command(bootstrap, f"{rid}-pt", settings)
+    )
+    print(
+        f"e2e: faust ceiling (its two agents, no work), {len(lines):,} events ...", file=sys.stderr
+    )
+    result["faust_passthrough"] = ceiling(
+        f"{rid}-fp", ceilings.faust_command(bootstrap, f"{rid}-fp", settings, args.partitions)
+    )
     with tempfile.TemporaryDirectory(prefix="rankstream-e2e-") as tmp:
         worker = Worker(
             bootstrap,
@@ -203,8 +141,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     worker.scores,
                     worker.changes,
                     lines,
-                    worker.app_id,
-                    worker.by_board,
+                    lambda: asyncio.to_thread(worker.committed),
                     worker.check_alive,
                     args.timeout,
                     isolation,
@@ -255,7 +192,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result["output_ceiling"] = {
         "fanout": fanout,
         "changelog_records": log_records,
-        **measure_passthrough(args, settings, lines, f"{rid}-po", isolation, fanout, log_records),
+        **ceiling(
+            f"{rid}-po",
+            ceilings.raw_command(bootstrap, f"{rid}-po", settings, fanout, log_records),
+        ),
     }
     w, p = result["worker"], result["passthrough"]
     result["ratios"] = {
@@ -264,6 +204,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             round(w["sustained_events_per_s"] / p["sustained_events_per_s"], 3)
             if w["sustained_events_per_s"] and p["sustained_events_per_s"]
             else None
+        ),
+        "faust_passthrough_vs_passthrough_overall": round(
+            result["faust_passthrough"]["events_per_s"] / p["events_per_s"], 3
         ),
         "worker_vs_output_ceiling_overall": round(
             w["events_per_s"] / result["output_ceiling"]["events_per_s"], 3
@@ -292,13 +235,16 @@ def stop_py_spy(proc: subprocess.Popen[bytes], out: str) -> dict[str, Any]:
 
 def render(result: dict[str, Any]) -> str:
     p, w, o = result["passthrough"], result["worker"], result["output_ceiling"]
+    f = result["faust_passthrough"]
     out = [
         f"e2e: {result['params']['events']:,} events, {result['params']['partitions']} "
         f"partitions, guarantee {result['params']['guarantee']}",
         f"{'':<28}{'events/s':>12}{'sustained':>12}{'seconds':>10}",
         f"{'raw passthrough (ceiling)':<28}{p['events_per_s']:>12,.0f}"
         f"{p['sustained_events_per_s'] or 0:>12,.0f}{p['seconds']:>10.1f}",
-        f"{'same, writing ' + str(o['fanout'] + o['changelog_records']) + '/event':<28}"
+        f"{'faust agents, no work':<28}{f['events_per_s']:>12,.0f}"
+        f"{f['sustained_events_per_s'] or 0:>12,.0f}{f['seconds']:>10.1f}",
+        f"{'raw, writing ' + str(o['fanout'] + o['changelog_records']) + '/event':<28}"
         f"{o['events_per_s']:>12,.0f}"
         f"{o['sustained_events_per_s'] or 0:>12,.0f}{o['seconds']:>10.1f}",
         f"{'rankstream worker':<28}{w['events_per_s']:>12,.0f}"

@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from bench import harness
 from bench.gen_events import GenConfig, iter_lines
@@ -64,13 +63,13 @@ async def throughput(
     scores: str,
     output: str,
     lines: list[bytes],
-    group: str,
-    committed_topic: str,
+    progress: Callable[[], Awaitable[int]],
     alive: Callable[[], None],
     timeout: float,
     isolation: str,
 ) -> dict[str, Any]:
-    """Produce ``lines`` at full speed, consume ``output``; time until all committed."""
+    """Produce ``lines`` at full speed, consume ``output``; time until ``progress()`` (the
+    events done: processed and committed) reaches them all."""
     consumer = AIOKafkaConsumer(
         output,
         bootstrap_servers=bootstrap,
@@ -86,16 +85,13 @@ async def throughput(
             batches = await consumer.getmany(timeout_ms=200, max_records=5000)
             consumed += sum(len(msgs) for msgs in batches.values())
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
     consumer_task = asyncio.create_task(consume())
     t0 = time.monotonic()
     produce_task = asyncio.create_task(harness.produce_all(bootstrap, scores, lines))
     samples: list[tuple[float, int]] = []
     try:
         while True:
-            offsets = await admin.list_consumer_group_offsets(group)
-            done = sum(m.offset for tp, m in offsets.items() if tp.topic == committed_topic)
+            done = await progress()
             samples.append((round(time.monotonic() - t0, 3), max(done, 0)))
             if done >= len(lines):
                 break
@@ -109,7 +105,6 @@ async def throughput(
     finally:
         consumer_task.cancel()
         produce_task.cancel()
-        await admin.close()
         await consumer.stop()
     sustained = steady_rate(samples, len(lines))
     return {

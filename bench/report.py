@@ -192,7 +192,7 @@ def table(legs: dict[str, Any]) -> str:
             )
         ceiling = e2e.get("output_ceiling")  # absent from results before 2026-11-27 23:00
         if ceiling:
-            label = f"same, writing {ceiling['fanout'] + ceiling['changelog_records']}/event"
+            label = f"raw, writing {ceiling['fanout'] + ceiling['changelog_records']}/event"
             out.append(
                 f"  {label:<26}{fmt(ceiling['events_per_s']):>10} overall "
                 f"{fmt(ceiling['sustained_events_per_s']):>10} sustained"

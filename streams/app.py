@@ -2,8 +2,9 @@
 
 ``intake`` reads raw bytes from the scores topic, validates them at the edge and either
 dead-letters them (with source topic/partition/offset and a reason) or forwards the
-validated event to ``<app_id>-scores-by-board``, keyed by board, so that one worker applies
-each board's events in order. ``rank`` takes batches from that topic and hands them to the
+validated events to ``<app_id>-scores-by-board``, keyed by board, so that one worker applies
+each board's events in order; one message there holds a batch's run of one board's events
+(:mod:`streams.wire`: faust's cost is per message). ``rank`` takes batches from that topic and hands them to the
 :class:`~streams.ranker.Ranker`. Neither agent lets an exception escape: faust would ack and
 skip the message, so input problems become dead letters and anything else stops the worker.
 """
@@ -41,8 +42,7 @@ from .state.layout import partition_path
 from .state.rocksdb import RocksStore
 from .state.tuning import RocksTuning
 from .topics import STATE_LOG_CONFIG, by_board_topic, state_log_topic
-from .wire import decode_event as decode_internal
-from .wire import encode_event
+from .wire import decode_events, encode_event, pack_events
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +227,7 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
 
     def intake_unit(partition: int, events: list[faust.EventT[bytes]], now: int) -> Unit:
         unit = Unit(scores_name, partition, events[-1].message.offset + 1)
+        runs: dict[str, list[bytes]] = {}  # per board, its valid events in intake order
         for event in events:
             message = event.message
             raw_value = message.value or b""
@@ -241,7 +242,10 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
                 )
                 unit.records.append((dlq.get_topic_name(), b"", dumps(letter).encode()))
             else:
-                unit.records.append((by_board_name, decoded.board.encode(), encode_event(decoded)))
+                runs.setdefault(decoded.board, []).append(encode_event(decoded))
+        for board, encoded in runs.items():
+            key = board.encode()
+            unit.records += [(by_board_name, key, value) for value in pack_events(encoded)]
         return unit
 
     async def intake_partition(partition: int, events: list[faust.EventT[bytes]], now: int) -> None:
@@ -281,8 +285,7 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
                         e.message.topic,
                         e.message.partition,
                         e.message.offset,
-                        e.value,
-                        decode_internal(e.value),
+                        decode_events(e.value),
                     )
                     for e in batch
                 ]

@@ -26,6 +26,7 @@ from .intake import Rejection, dead_letter_for_source
 from .publish import Deliveries, NotOwned, Publisher, TrustDeliveries, Unit, pending
 from .state.rocksdb import RocksStore
 from .state.tuning import rocksdb_memory
+from .wire import encode_event
 
 STAGE = "rank"
 
@@ -50,23 +51,25 @@ class Counts:
         self.by_outcome[outcome] = self.by_outcome.get(outcome, 0) + n
 
     def observe_batch(self, items: Sequence[Item]) -> None:
-        size = len(items)
+        size = sum(len(item.events) for item in items)
         self.batch_events += size
         for bound in self.batch_buckets:
             if size <= bound:
                 self.batch_buckets[bound] += 1
-        self.last_event_ts = max((i.event.ts for i in items), default=self.last_event_ts)
+        self.last_event_ts = max(
+            (e.ts for item in items for e in item.events), default=self.last_event_ts
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One event of a batch, with where it came from (for dead letters and offsets)."""
+    """One by-board message of a batch: its events (one board's run, streams.wire) and
+    where it came from (for offsets and dead letters)."""
 
     topic: str
     partition: int
     offset: int
-    raw: bytes
-    event: ScoreEvent
+    events: list[ScoreEvent]
 
 
 def _offset(item: Item) -> int:
@@ -192,23 +195,24 @@ class Ranker:
         records = unit.records
         counts: dict[str, int] = {}
         closed = 0
+        topic = self._changes_topic
         for item in items:
-            result = engine.apply(item.event)
-            outcome = result.outcome
-            if outcome is Outcome.FUTURE:
-                # The intake applies the same rule first; this only fires when the wall
-                # clock went back in between.
-                records.append((self._dlq_topic, b"", self._future_letter(item)))
-                counts["invalid"] = counts.get("invalid", 0) + 1
-                continue
-            counts[outcome.value] = counts.get(outcome.value, 0) + 1
-            if result.late:
-                counts["late"] = counts.get("late", 0) + 1
-            if result.records:
-                key = item.event.board.encode()
-                topic = self._changes_topic
-                records += [(topic, key, record.to_json().encode()) for record in result.records]
-                closed += result.closed
+            for event in item.events:
+                result = engine.apply(event)
+                outcome = result.outcome
+                if outcome is Outcome.FUTURE:
+                    # The intake applies the same rule first; this only fires when the wall
+                    # clock went back in between.
+                    records.append((self._dlq_topic, b"", self._future_letter(item, event)))
+                    counts["invalid"] = counts.get("invalid", 0) + 1
+                    continue
+                counts[outcome.value] = counts.get(outcome.value, 0) + 1
+                if result.late:
+                    counts["late"] = counts.get("late", 0) + 1
+                if result.records:
+                    key = event.board.encode()
+                    records += [(topic, key, r.to_json().encode()) for r in result.records]
+                    closed += result.closed
         engine.sync()  # the rank trees' pending counts, before the state is staged
         unit.changelog, commit = store.stage()
         try:
@@ -225,9 +229,10 @@ class Ranker:
         self.counts.records += sum(1 for topic, _, _ in records if topic == self._changes_topic)
 
     @staticmethod
-    def _future_letter(item: Item) -> bytes:
+    def _future_letter(item: Item, event: ScoreEvent) -> bytes:
+        """``raw`` is the event alone in the internal form; ``source`` its by-board message."""
         rejection = Rejection("future", "ts is too far ahead of the wall clock")
         record = dead_letter_for_source(
-            rejection, item.raw, item.topic, item.partition, item.offset
+            rejection, encode_event(event), item.topic, item.partition, item.offset
         )
         return dumps(record).encode()

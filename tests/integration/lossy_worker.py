@@ -23,14 +23,14 @@ import streams.app
 from streams.cli import main
 from streams.engine.config import BoardsConfig
 from streams.settings import Settings
-from streams.wire import decode_event
+from streams.wire import decode_events
 
 _create_app = streams.app.create_app
 
 
 def _score(topic: str, value: bytes) -> int:
     if topic.endswith("-scores-by-board"):
-        return decode_event(value).score
+        return max((abs(event.score) for event in decode_events(value)), default=0)
     score = json.loads(value).get("score")
     return score if isinstance(score, int) else 0
 

@@ -54,6 +54,10 @@ def test_e2e_bench_quick(kafka: str, tmp_path: Path) -> None:
     # The passthrough re-sends each event once per hop; the worker writes rank changes.
     assert result["passthrough"]["output_records_consumed"] == events
     assert result["worker"]["output_records_consumed"] > 0
+    # faust's two agents with no work in them, fed and timed as the worker is
+    assert result["faust_passthrough"]["committed_samples"][-1][1] >= events
+    assert result["faust_passthrough"]["output_records_consumed"] == events
+    assert result["faust_passthrough"]["cpu_utilisation"] > 0
     # The output-volume ceiling writes what the worker wrote per event, with none of its work.
     ceiling, worker = result["output_ceiling"], result["worker"]
     assert ceiling["fanout"] == max(1, round(worker["push_records_per_event"])) > 1

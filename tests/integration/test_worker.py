@@ -70,3 +70,20 @@ def test_worker_folds_to_reference_and_dead_letters_invalid_input(
     )
     assert all(letter["reason"] and letter["source"]["topic"] == job.scores for letter in letters)
     assert all(isinstance(letter["source"]["offset"], int) for letter in letters)
+
+    # The repartition carries runs of one board's events (streams.wire): every valid input
+    # exactly once, keyed by its board, in far fewer messages than events (faust's cost is
+    # per message).
+    by_board = f"{job.app_id}-scores-by-board"
+    valid = len(generated) - len(invalid)
+
+    def all_forwarded(seen: dict[str, list[Any]]) -> bool:
+        return sum(len(run) for *_, run in seen[by_board]) >= valid
+
+    runs = [
+        (key, run)
+        for _, _, key, run in consume_until(job.bootstrap, [by_board], all_forwarded)[by_board]
+    ]
+    assert sum(len(run) for _, run in runs) == valid
+    assert all(fields[1].encode() == key for key, run in runs for fields in run)
+    assert len(runs) < valid / 5, f"{len(runs)} by-board messages for {valid} events"

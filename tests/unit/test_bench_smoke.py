@@ -424,7 +424,7 @@ def test_report_shows_the_output_volume_ceiling_when_measured(tmp_path: Path) ->
     _write(tmp_path / "e2e.json", e2e)
     [row] = [x for x in report.table(report.load(tmp_path)).splitlines() if "writing" in x]
     assert row.split() == [
-        "same,",
+        "raw,",
         "writing",
         "11/event",
         "9,790",

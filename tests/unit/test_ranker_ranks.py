@@ -76,13 +76,17 @@ def test_flush_persists_the_rank_trees(tmp_path: Path, monkeypatch: pytest.Monke
     rng = random.Random(5)
     batches = []
     for batch in range(4):
-        items = []
+        items: list[Item] = []
         for n in range(150):
             event = ScoreEvent(
                 f"e{batch}-{n}", "b", f"u{rng.randrange(120)}", rng.randint(-5, 20), NOW - n
             )
             ref.apply(event)
-            items.append(Item("t", 0, batch * 1000 + n, b"", event))
+            # by-board messages carry runs of events (streams.wire): 1 to 6 per message
+            if items and len(items[-1].events) < rng.randint(1, 6):
+                items[-1].events.append(event)
+            else:
+                items.append(Item("t", 0, batch * 1000 + n, [event]))
         batches.append(items)
 
     async def run() -> None:
@@ -112,7 +116,7 @@ def test_the_changelog_position_is_saved_with_the_state(tmp_path: Path) -> None:
         config, lambda p: RocksStore(db), lambda: NOW, publisher, ("changes", "dlq"), no_restore
     )
     events = [ScoreEvent(f"e{n}", "b", f"u{n % 7}", n, NOW - n) for n in range(40)]
-    items = [Item("t", 0, n, b"", event) for n, event in enumerate(events)]
+    items = [Item("t", 0, n, [event]) for n, event in enumerate(events)]
     asyncio.run(ranker.process(items))
     assert RocksStore(db).changelog_offset == len(publisher.changelog_items) - 1
     db.close()
