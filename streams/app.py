@@ -4,9 +4,10 @@
 dead-letters them (with source topic/partition/offset and a reason) or forwards the
 validated events to ``<app_id>-scores-by-board``, keyed by board, so that one worker applies
 each board's events in order; one message there holds a batch's run of one board's events
-(:mod:`streams.wire`: faust's cost is per message). ``rank`` takes batches from that topic and hands them to the
-:class:`~streams.ranker.Ranker`. Neither agent lets an exception escape: faust would ack and
-skip the message, so input problems become dead letters and anything else stops the worker.
+(:mod:`streams.wire`: faust's cost is per message). ``rank`` takes batches from that topic
+and hands them to the :class:`~streams.ranker.Ranker`. Neither agent lets an exception
+escape: faust would ack and skip the message, so input problems become dead letters and
+anything else stops the worker.
 """
 
 from __future__ import annotations
