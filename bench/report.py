@@ -190,7 +190,13 @@ def table(legs: dict[str, Any]) -> str:
                 f"  {label:<26}{fmt(r['events_per_s']):>10} overall "
                 f"{fmt(r['sustained_events_per_s']):>10} sustained"
             )
-        ceiling = e2e.get("output_ceiling")  # absent from results before 2026-11-27 23:00
+        faust = e2e.get("faust_passthrough")  # absent from results before 2026-11-27 23:00
+        if faust:
+            out.append(
+                f"  {'faust agents, no work':<26}{fmt(faust['events_per_s']):>10} overall "
+                f"{fmt(faust['sustained_events_per_s']):>10} sustained"
+            )
+        ceiling = e2e.get("output_ceiling")  # likewise
         if ceiling:
             label = f"raw, writing {ceiling['fanout'] + ceiling['changelog_records']}/event"
             out.append(
@@ -273,6 +279,10 @@ def chart(legs: dict[str, Any], png: Path) -> bool:
     e2e = legs.get("e2e")
     if e2e:
         bars.append(("passthrough\n(Kafka)", e2e["passthrough"]["events_per_s"], "#999999"))
+        if "faust_passthrough" in e2e:
+            faust = e2e["faust_passthrough"]
+            rate = faust["sustained_events_per_s"] or faust["events_per_s"]
+            bars.append(("faust, no\nwork (Kafka)", rate, "#bbbbbb"))
         bars.append(
             (
                 "worker\n(Kafka)",

@@ -404,7 +404,7 @@ def test_report_says_not_run_for_missing_legs_and_checks_targets(tmp_path: Path)
     assert (tmp_path / "bench.png").stat().st_size > 1000
 
 
-def test_report_shows_the_output_volume_ceiling_when_measured(tmp_path: Path) -> None:
+def test_report_shows_the_faust_and_output_volume_ceilings_when_measured(tmp_path: Path) -> None:
     from bench import report
 
     e2e: dict[str, Any] = {
@@ -414,15 +414,20 @@ def test_report_shows_the_output_volume_ceiling_when_measured(tmp_path: Path) ->
         "ratios": {"worker_vs_passthrough_sustained": 0.079},
     }
     _write(tmp_path / "e2e.json", e2e)
-    assert "writing" not in report.table(report.load(tmp_path))  # older results: no row
+    older = report.table(report.load(tmp_path))
+    assert "writing" not in older and "faust" not in older  # older results: no such rows
     e2e["output_ceiling"] = {
         "fanout": 6,
         "changelog_records": 5,
         "events_per_s": 9_790,
         "sustained_events_per_s": 11_271,
     }
+    e2e["faust_passthrough"] = {"events_per_s": 2_078, "sustained_events_per_s": 3_135}
     _write(tmp_path / "e2e.json", e2e)
-    [row] = [x for x in report.table(report.load(tmp_path)).splitlines() if "writing" in x]
+    text = report.table(report.load(tmp_path))
+    [faust] = [x for x in text.splitlines() if "faust agents" in x]
+    assert faust.split()[-4:] == ["2,078", "overall", "3,135", "sustained"]
+    [row] = [x for x in text.splitlines() if "writing" in x]
     assert row.split() == [
         "raw,",
         "writing",
