@@ -13,7 +13,10 @@ own, ``python -m bench.ceilings {raw,faust} [--hops 1|2] [--events N]`` runs one
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -146,10 +149,6 @@ def _wait(ready: Callable[[], bool], alive: Callable[[], None]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-    import json
-    import os
-
     p = argparse.ArgumentParser(prog="python -m bench.ceilings", description=__doc__)
     p.add_argument("kind", choices=["raw", "faust"])
     p.add_argument("--hops", type=int, choices=[1, 2], default=2, help="faust only")
