@@ -198,10 +198,6 @@ class Worker:
         return f"{self.app_id}-changes"
 
     @property
-    def by_board(self) -> str:
-        return f"{self.app_id}-scores-by-board"
-
-    @property
     def state_log(self) -> str:
         return f"{self.app_id}-state-log"
 
