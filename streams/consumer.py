@@ -23,8 +23,9 @@
 * It keeps a ledger of what it fetched (:mod:`streams.delivery`), which agents consult
   before they commit: a record fetched but never handed to the agent (faust marks a record
   read before the agent has it, and clears its queues on a rebalance) is fetched again
-  rather than committed past. The two-worker SIGKILL test's last known loss was of that
-  kind (records the fetch loop took that never came out in a unit).
+  rather than committed past; so are fetched records still not handed to the agent after
+  :data:`~streams.delivery.TAIL_GRACE_S` without progress (a lost tail, which no later
+  record reveals). The two-worker SIGKILL test's losses were of that kind.
 * faust does not commit offsets of the topics whose offsets our transactions commit
   (:class:`~streams.publish.TransactionalPublisher`). faust commits acked offsets on a timer,
   independently; a commit of an older batch's offset landing after a transaction committed
@@ -114,7 +115,11 @@ class RankstreamConsumer(faust_aiokafka.Consumer):
         waits for a seek back that fetches the records the agent never received."""
         if topic not in self.transactional_topics:
             return len(offsets)  # faust commits these itself, by acked offsets
-        return self._ledger.follow_on(TP(topic, partition), done, offsets)
+        tp = TP(topic, partition)
+        if offsets and not self._ledger.placed(tp):
+            # Normal just after a rebalance; a partition stuck here would stall unseen.
+            log.info("%s[%d]: %d records wait for the seek to committed offsets", *tp, len(offsets))
+        return self._ledger.follow_on(tp, done, offsets)
 
     # -- faust's hooks -----------------------------------------------------------------
 
@@ -172,6 +177,7 @@ class RankstreamConsumer(faust_aiokafka.Consumer):
         previous fetch would see them mark the partition read again past the seek."""
         if self._seeks_in_flight or self.app.rebalancing:
             return  # the rebalance's own seek to committed offsets comes first
+        self._ledger.overdue()  # a lost tail: no later record shows its gap
         rewinds = self._ledger.rewinds()
         assignment = self.assignment() if rewinds else frozenset()
         for tp, offset in rewinds.items():

@@ -6,7 +6,8 @@ sees it, the way its fetch loop and queues lost records around rebalances.
 ``LOSSY_TOPIC`` names the input topic (``scores`` or ``scores-by-board``, after the app
 id) and ``LOSSY_OFFSET`` the first offset of partition 0 that may be lost; the first
 record there with a non-zero score is dropped, once, after faust's fetch loop took it
-(it counts as read: faust never delivers it again by itself).
+(it counts as read: faust never delivers it again by itself). With ``LOSSY_EVENT``
+instead, the record holding that event id is the one lost (a test's last record: a tail).
 """
 
 from __future__ import annotations
@@ -35,23 +36,30 @@ def _score(topic: str, value: bytes) -> int:
     return score if isinstance(score, int) else 0
 
 
+def _event_ids(topic: str, value: bytes) -> set[str]:
+    if topic.endswith("-scores-by-board"):
+        return {event.event_id for event in decode_events(value)}
+    return {json.loads(value).get("event_id")}
+
+
 def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.App:
     app = _create_app(settings, boards)
     topic = f"{settings.app_id}-{os.environ['LOSSY_TOPIC']}"
-    first = int(os.environ["LOSSY_OFFSET"])
+    first = int(os.environ.get("LOSSY_OFFSET", "0"))
+    event = os.environ.get("LOSSY_EVENT")
     deliver: Callable[[Any], Awaitable[None]] = app.topics.on_message  # type: ignore[attr-defined]
     lost: list[int] = []
 
+    def chosen(message: Any) -> bool:
+        if event is not None:
+            return event in _event_ids(topic, message.value)
+        at = message.partition == 0 and message.offset >= first
+        return at and bool(_score(topic, message.value))
+
     async def on_message(message: Any) -> None:
-        if (
-            not lost
-            and message.topic == topic
-            and message.partition == 0
-            and message.offset >= first
-            and _score(topic, message.value)
-        ):
+        if not lost and message.topic == topic and chosen(message):
             lost.append(message.offset)
-            print(f"lossy_worker: lost {topic}[0]@{message.offset}", flush=True)
+            print(f"lossy_worker: lost {topic}[{message.partition}]@{message.offset}", flush=True)
             return
         await deliver(message)
 

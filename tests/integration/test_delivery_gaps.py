@@ -10,6 +10,7 @@ is missing from the boards.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from bench.gen_events import GenConfig, iter_lines
+from streams.delivery import TAIL_GRACE_S
 from streams.engine.config import load_boards
 
 from .conftest import Job
@@ -63,6 +65,48 @@ def test_a_record_lost_between_fetch_and_agent_is_fetched_again(
         return not mismatches(seen[job.changes], expected)
 
     seen = consume_until(job.bootstrap, [job.changes], done, timeout=90)
+    log = job.log_tail(lines=100_000)
+    assert "lossy_worker: lost" in log, "the fault was not injected"
+    mismatched = mismatches(seen[job.changes], expected)
+    assert not mismatched, f"{len(mismatched)} windows differ, e.g. {mismatched[:3]}\n{log[-4000:]}"
+    assert "never reached the agent; fetching them again" in log
+
+
+@pytest.mark.parametrize("stage", ["scores", "scores-by-board"])
+def test_a_lost_tail_is_fetched_again_though_nothing_follows_it(
+    job_factory: Callable[..., Job], tmp_path: Path, stage: str
+) -> None:
+    """The last record of the input is lost: no later record shows the gap, so only the
+    tail grace (streams.delivery.TAIL_GRACE_S) brings it back. Without it the event
+    stays unranked for as long as no new input comes to its partition."""
+    boards = tmp_path / "boards.toml"
+    boards.write_text(BOARDS)
+    job = job_factory(boards=boards, partitions=2)
+    now = time.time_ns() // 1_000_000
+    cfg = GenConfig(
+        events=300, users=20, boards=4, seed=12, start_ms=now - DAY_MS, span_hours=20, now_ms=now
+    )
+    lines = [line for kind, line, _ in iter_lines(cfg) if kind == "valid"]
+    tail = json.loads(lines[-1]) | {"event_id": "tail-1", "score": 7, "ts": now - 3_600_000}
+    tail_line = json.dumps(tail).encode()
+    config = load_boards(boards)
+    job.start_worker(
+        command=[sys.executable, "-m", "tests.integration.lossy_worker"],
+        LOSSY_TOPIC=stage,
+        LOSSY_EVENT="tail-1",
+    )
+    produce(job.bootstrap, job.scores, lines)
+    first = reference_tops(config, now, lines)
+    consume_until(job.bootstrap, [job.changes], lambda s: not mismatches(s[job.changes], first))
+    produce(job.bootstrap, job.scores, [tail_line])  # alone: the last record of both topics
+
+    expected = reference_tops(config, now, [*lines, tail_line])
+    seen = consume_until(
+        job.bootstrap,
+        [job.changes],
+        lambda s: not mismatches(s[job.changes], expected),
+        timeout=TAIL_GRACE_S + 30,
+    )
     log = job.log_tail(lines=100_000)
     assert "lossy_worker: lost" in log, "the fault was not injected"
     mismatched = mismatches(seen[job.changes], expected)

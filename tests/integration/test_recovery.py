@@ -5,17 +5,23 @@ a SIGKILL takes over."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import shutil
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from rocksdict import Options, Rdict
 
 from bench.gen_events import GenConfig, iter_lines
 from streams.engine.config import load_boards
+from streams.fold import Folded
 from streams.state.layout import partition_paths
 
 from .api_support import wait_ready as wait_healthy
@@ -75,12 +81,86 @@ def start_restored(job: Job) -> None:
     wait_healthy(f"http://localhost:{port}", job)
 
 
-def run_until_folded(job: Job, expected: dict, timeout: float = 120) -> None:  # type: ignore[type-arg]
+def run_until_folded(
+    job: Job,
+    expected: dict,  # type: ignore[type-arg]
+    timeout: float = 120,
+    lines: list[bytes] | None = None,
+) -> None:
     seen = consume_until(
         job.bootstrap, [job.changes], lambda s: not mismatches(s[job.changes], expected), timeout
     )
     bad = mismatches(seen[job.changes], expected)
-    assert not bad, f"{len(bad)} windows differ, e.g. {bad[:3]}\n{job.log_tail()}"
+    if bad:
+        folded = Folded().extend(record for *_, record in seen[job.changes])
+        windows = "\n".join(  # the entries only one side has: (rank, user, score)
+            f"  {wid}: expected {sorted(set(expected[wid]) - set(folded.standings(wid)))[:4]}, "
+            f"folded {sorted(set(folded.standings(wid)) - set(expected[wid]))[:4]}"
+            for wid in bad[:3]
+        )
+        lost = where_lost(job, lines) if lines is not None else ""
+        raise AssertionError(
+            f"{len(bad)} windows differ, e.g.\n{windows}\n{lost}{worker_logs(job)}"
+        )
+
+
+def where_lost(job: Job, lines: list[bytes]) -> str:
+    """Which input events the by-board topic lacks or holds twice: a loss there is the
+    intake's, one not there the ranking stage's (the topic is deleted after the test)."""
+    by_board = f"{job.app_id}-scores-by-board"
+    wanted = Counter(json.loads(line)["event_id"] for line in lines)
+
+    def ids(seen: dict[str, list[Any]]) -> Counter[str]:
+        return Counter(fields[0] for *_, run in seen[by_board] for fields in run)
+
+    seen = consume_until(
+        job.bootstrap, [by_board], lambda s: ids(s).total() >= wanted.total(), timeout=10
+    )
+    got = ids(seen)
+    missing, twice = wanted - got, got - wanted
+    offsets = {fields[0]: (p, o) for p, o, _, run in seen[by_board] for fields in run}
+    return (
+        f"{asyncio.run(positions(job, [job.scores, by_board]))}\n"
+        f"by-board topic: {got.total()} of {wanted.total()} events, "
+        f"{len(missing)} missing {sorted(missing)[:10]}, "
+        f"{len(twice)} more than once {[(i, offsets[i]) for i in sorted(twice)[:10]]}\n"
+    )
+
+
+async def positions(job: Job, topics: list[str]) -> str:
+    """The group's committed offset against the last stable offset of each partition: a
+    gap is input the workers never committed (a stall), none with events missing a loss.
+    (A transactional topic's end is one past its last commit marker, which takes an offset
+    no consumer sees: there, committed = end - 1 is all done.)"""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=job.bootstrap, group_id=job.app_id, isolation_level="read_committed"
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in range(job.partitions)]
+        ends = await consumer.end_offsets(tps)
+        committed = [await consumer.committed(tp) for tp in tps]
+        return "committed/end: " + ", ".join(
+            f"{tp.topic.removeprefix(job.app_id)}[{tp.partition}] {done}/{ends[tp]}"
+            for tp, done in zip(tps, committed, strict=True)
+        )
+    finally:
+        await consumer.stop()
+
+
+def worker_logs(job: Job) -> str:
+    """Each worker start's warnings, restores and last counts (the CI shows only part of the
+    output, so the whole of a worker's log is never in it)."""
+    marks = ("WARNING", "ERROR", "restored", "rank:", "Traceback", "newly assigned", "wait for")
+    parts = []
+    for path in sorted(job.tmp.glob("worker-*.log")):
+        kept = [
+            line
+            for line in path.read_text(errors="replace").splitlines()
+            if any(mark in line for mark in marks)
+        ]
+        parts.append(f"--- {path.name}\n" + "\n".join(kept[-25:]))
+    return "\n".join(parts)
 
 
 def test_warm_and_cold_restarts_give_identical_state(job_factory: Callable[..., Job]) -> None:
@@ -179,5 +259,5 @@ def test_two_workers_split_the_work_and_survive_a_sigkill(job_factory: Callable[
         assert "scores-by-board" in assigned_block(job, worker), job.log_tail(worker)
     os.killpg(job.procs[1].pid, signal.SIGKILL)  # mid-stream: the survivor must take over
     produce(job.bootstrap, job.scores, lines[700:])
-    run_until_folded(job, reference_tops(config, now, lines), timeout=150)
+    run_until_folded(job, reference_tops(config, now, lines), timeout=150, lines=lines)
     assert job.procs[0].poll() is None

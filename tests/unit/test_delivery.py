@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.delivery import PRUNE_AT, FetchLedger
+from streams.delivery import PRUNE_AT, TAIL_GRACE_S, FetchLedger
 from streams.publish import TrustDeliveries, pending
 
 P = "scores-0"
@@ -150,3 +150,126 @@ def test_what_is_processed_never_skips_a_record(
             assert offset == position
             ledger.sought(P, offset)
     assert processed == records
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def tail_ledger(committed: int, fetched: list[int]) -> tuple[FetchLedger[str], Clock]:
+    clock = Clock()
+    ledger: FetchLedger[str] = FetchLedger(clock)
+    ledger.sought(P, committed, committed=True)
+    ledger.fetched(P, fetched)
+    return ledger, clock
+
+
+@pytest.mark.parametrize(
+    ("handed", "waited", "rewind"),
+    [
+        # every fetched record reached the agent: nothing is overdue, however long idle
+        ([10, 11, 12], 60.0, None),
+        # the tail (12) was lost and nothing follows it: fetched again after the grace
+        ([10, 11], TAIL_GRACE_S, 12),
+        ([10, 11], TAIL_GRACE_S - 0.1, None),
+        # the whole fetch was lost (the SIGKILL test's partition just taken over)
+        ([], TAIL_GRACE_S, 10),
+    ],
+)
+def test_a_lost_tail_is_asked_for_again_after_the_grace(
+    handed: list[int], waited: float, rewind: int | None
+) -> None:
+    ledger, clock = tail_ledger(10, [10, 11, 12])
+    assert ledger.follow_on(P, 10, handed) == len(handed)
+    clock.now += waited
+    ledger.overdue()
+    assert ledger.rewinds() == ({} if rewind is None else {P: rewind})
+    ledger.overdue()
+    assert ledger.rewinds() == {}  # asked once; the seek back starts a new wait
+
+
+def test_progress_restarts_the_wait() -> None:
+    ledger, clock = tail_ledger(10, [10, 11, 12, 13])
+    clock.now += TAIL_GRACE_S - 1
+    ledger.follow_on(P, 10, [10, 11])  # the agent is slow, not stuck
+    clock.now += TAIL_GRACE_S - 1
+    ledger.overdue()
+    assert ledger.rewinds() == {}
+    clock.now += 1
+    ledger.overdue()
+    assert ledger.rewinds() == {P: 12}
+
+
+def test_no_tail_wait_before_a_seek_to_committed_or_for_records_already_handed() -> None:
+    clock = Clock()
+    ledger: FetchLedger[str] = FetchLedger(clock)
+    ledger.fetched(P, [5, 6])  # not sought to committed offsets yet: that seek refetches
+    clock.now += 60
+    ledger.overdue()
+    assert ledger.rewinds() == {}
+    ledger, clock = tail_ledger(10, [10, 11])
+    ledger.follow_on(P, 10, [10, 11])
+    ledger.fetched(P, [10, 11])  # a second delivery of what the agent already had
+    clock.now += 60
+    ledger.overdue()
+    assert ledger.rewinds() == {}
+
+
+def test_a_seek_and_a_new_assignment_end_the_wait() -> None:
+    ledger, clock = tail_ledger(10, [10, 11])
+    ledger.sought(P, 10)
+    clock.now += 60
+    ledger.overdue()
+    assert ledger.rewinds() == {}
+    ledger.fetched(P, [10, 11])
+    ledger.keep(["scores-1"])
+    clock.now += 60
+    ledger.overdue()
+    assert ledger.rewinds() == {}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    log=st.lists(st.booleans(), min_size=1, max_size=40),
+    drops=st.lists(st.integers(0, 39), max_size=5),
+    chunk=st.integers(1, 8),
+)
+def test_fetched_once_and_then_idle_every_record_is_processed(
+    log: list[bool], drops: list[int], chunk: int
+) -> None:
+    """The records are fetched once and no new input follows; the agent loses those at
+    ``drops`` (the tail among them, possibly). Gap rewinds and the tail grace together
+    bring every record to the agent, and nothing is asked for when nothing was lost."""
+    records = [offset for offset, real in enumerate(log) if real]
+    lost = set(drops) & set(records)
+    clock = Clock()
+    ledger: FetchLedger[str] = FetchLedger(clock)
+    ledger.sought(P, 0, committed=True)
+    position, processed, asked = 0, [], 0
+    todo = records
+    for _ in range(2 * len(records) + 2):
+        for start in range(0, len(todo), chunk):
+            ledger.fetched(P, todo[start : start + chunk])
+        delivered = [r for r in todo if r not in lost]
+        lost = set()  # fetched again, a record arrives
+        count = ledger.follow_on(P, position, delivered)
+        processed += delivered[:count]
+        if count:
+            position = delivered[count - 1] + 1
+        rewinds = ledger.rewinds()
+        if not rewinds:
+            clock.now += TAIL_GRACE_S  # idle: no later record comes
+            ledger.overdue()
+            rewinds = ledger.rewinds()
+        if not rewinds:
+            break
+        asked += 1
+        assert rewinds == {P: position}
+        ledger.sought(P, position)
+        todo = [r for r in records if r >= position]
+    assert processed == records
+    assert asked <= len(set(drops) & set(records))
