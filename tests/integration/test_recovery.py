@@ -243,7 +243,10 @@ def test_two_workers_split_the_work_and_survive_a_sigkill(job_factory: Callable[
     consumer's fetch ledger (streams/delivery.py, tests/integration/test_delivery_gaps.py)
     now stops a unit at such a gap and fetches the records again: in the loops of
     2026-11-27 it did so in 3 of 160 runs (offsets 136, 123 and 136 of a scores partition
-    just taken over, where the last failure lost events), and all 160 passed.
+    just taken over, where the last failure lost events), and all 160 passed. CI then lost
+    all of that partition's events after the kill: with no later record, no gap showed. The
+    ledger now fetches again records that wait unhanded past its tail grace (tests in
+    test_delivery_gaps.py), and a failure here says where the events went missing.
     """
     job = job_factory(boards=BOARDS)
     config = load_boards(BOARDS)
