@@ -21,7 +21,7 @@ import pytest
 
 from bench.gen_events import GenConfig, iter_lines
 from streams.delivery import TAIL_GRACE_S
-from streams.engine.config import load_boards
+from streams.engine.config import BoardsConfig, load_boards
 
 from .conftest import Job
 from .kafka_io import consume_until, mismatches, produce, reference_tops
@@ -38,19 +38,34 @@ top = 100
 """
 
 
-@pytest.mark.parametrize("stage", ["scores", "scores-by-board"])
-def test_a_record_lost_between_fetch_and_agent_is_fetched_again(
-    job_factory: Callable[..., Job], tmp_path: Path, stage: str
-) -> None:
+def job_and_input(
+    job_factory: Callable[..., Job], tmp_path: Path, events: int, seed: int
+) -> tuple[Job, BoardsConfig, int, list[tuple[str, bytes]]]:
+    """A job on two partitions with BOARDS, and generated input lines (kind, line) of the
+    last day."""
     boards = tmp_path / "boards.toml"
     boards.write_text(BOARDS)
     job = job_factory(boards=boards, partitions=2)
     now = time.time_ns() // 1_000_000
     cfg = GenConfig(
-        events=1200, users=40, boards=4, seed=11, start_ms=now - DAY_MS, span_hours=20, now_ms=now
+        events=events,
+        users=40,
+        boards=4,
+        seed=seed,
+        start_ms=now - DAY_MS,
+        span_hours=20,
+        now_ms=now,
     )
-    lines = [line for kind, line, _ in iter_lines(cfg) if kind != "blank"]
-    expected = reference_tops(load_boards(boards), now, lines)
+    return job, load_boards(boards), now, [(kind, line) for kind, line, _ in iter_lines(cfg)]
+
+
+@pytest.mark.parametrize("stage", ["scores", "scores-by-board"])
+def test_a_record_lost_between_fetch_and_agent_is_fetched_again(
+    job_factory: Callable[..., Job], tmp_path: Path, stage: str
+) -> None:
+    job, config, now, generated = job_and_input(job_factory, tmp_path, events=1200, seed=11)
+    lines = [line for kind, line in generated if kind != "blank"]
+    expected = reference_tops(config, now, lines)
     job.start_worker(
         command=[sys.executable, "-m", "tests.integration.lossy_worker"],
         LOSSY_TOPIC=stage,
@@ -79,17 +94,10 @@ def test_a_lost_tail_is_fetched_again_though_nothing_follows_it(
     """The last record of the input is lost: no later record shows the gap, so only the
     tail grace (streams.delivery.TAIL_GRACE_S) brings it back. Without it the event
     stays unranked for as long as no new input comes to its partition."""
-    boards = tmp_path / "boards.toml"
-    boards.write_text(BOARDS)
-    job = job_factory(boards=boards, partitions=2)
-    now = time.time_ns() // 1_000_000
-    cfg = GenConfig(
-        events=300, users=20, boards=4, seed=12, start_ms=now - DAY_MS, span_hours=20, now_ms=now
-    )
-    lines = [line for kind, line, _ in iter_lines(cfg) if kind == "valid"]
+    job, config, now, generated = job_and_input(job_factory, tmp_path, events=300, seed=12)
+    lines = [line for kind, line in generated if kind == "valid"]
     tail = json.loads(lines[-1]) | {"event_id": "tail-1", "score": 7, "ts": now - 3_600_000}
     tail_line = json.dumps(tail).encode()
-    config = load_boards(boards)
     job.start_worker(
         command=[sys.executable, "-m", "tests.integration.lossy_worker"],
         LOSSY_TOPIC=stage,
