@@ -105,8 +105,9 @@ def run_until_folded(
 
 
 def where_lost(job: Job, lines: list[bytes]) -> str:
-    """Which input events the by-board topic lacks or holds twice: a loss there is the
-    intake's, one not there the ranking stage's (the topic is deleted after the test)."""
+    """Which input events the by-board topic lacks or holds twice: an event missing there
+    was lost by the intake, one there but not ranked by the ranking stage. (Read now: the
+    test's topics are deleted after it.)"""
     by_board = f"{job.app_id}-scores-by-board"
     wanted = Counter(json.loads(line)["event_id"] for line in lines)
 
