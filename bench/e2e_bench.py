@@ -72,7 +72,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # windows and move top-Ks as live traffic does, instead of being late.
     hour = 3_600_000
     lines = gen_lines(
-        args.events, args.users, 21, now_ms, now_ms - 2 * hour - 9 * harness.DAY_MS, 9 * 24
+        args.events,
+        args.users,
+        21,
+        now_ms,
+        now_ms - 2 * hour - 9 * harness.DAY_MS,
+        9 * 24,
+        args.event_boards,
     )
     rid = harness.run_id()
     result: dict[str, Any] = {
@@ -83,7 +89,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "params": {
             "events": len(lines),
             "users": args.users,
-            "boards": 10,
+            "boards": args.event_boards,
             "boards_toml": str(boards),
             "partitions": args.partitions,
             "guarantee": args.guarantee,
@@ -152,6 +158,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             cpu = harness.cpu_seconds(worker.proc.pid) - cpu0
             result["worker"]["cpu_seconds"] = round(cpu, 2)
             result["worker"]["cpu_utilisation"] = round(cpu / result["worker"]["seconds"], 3)
+            result["worker"]["cpu_us_per_event"] = round(cpu / len(lines) * 1e6, 1)
             # Everything the worker wrote per event, its output volume: the push records
             # plus the changelog (end offsets: an upper bound by one marker per transaction).
             state_log = asyncio.run(harness.end_offsets_total(bootstrap, worker.state_log))
@@ -171,11 +178,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 count = int(rate * args.latency_seconds) + 10
                 span = 1.0 / len(args.loads)  # hours of event time per load
                 start = now_ms - hour + int(n * span * hour)
-                more = gen_lines(count, args.users, 100 + n, now_ms, start, span)
+                more = gen_lines(count, args.users, 100 + n, now_ms, start, span, args.event_boards)
                 print(f"e2e: latency at {load:.0%} = {rate:,.0f} events/s ...", file=sys.stderr)
+                cpu_before = harness.cpu_seconds(worker.proc.pid)
                 row = asyncio.run(
                     latency(bootstrap, worker, more, rate, args.latency_seconds, isolation)
                 )
+                # CPU per event of live traffic against the backlog's (throughput leg):
+                # what small batches cost (per-transaction and per-record overheads).
+                live_cpu = harness.cpu_seconds(worker.proc.pid) - cpu_before
+                row["cpu_us_per_event"] = round(live_cpu / len(more) * 1e6, 1)
                 rows.append({"load": load, **row})
             result["latency"] = rows
             result["worker_log_counts"] = [
@@ -197,6 +209,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ceilings.raw_command(bootstrap, f"{rid}-po", settings, fanout, log_records),
         ),
     }
+    if args.redis_port:
+        result["redis"] = redis_leg(lines, args.redis_port)
     w, p = result["worker"], result["passthrough"]
     result["ratios"] = {
         "worker_vs_passthrough_overall": round(w["events_per_s"] / p["events_per_s"], 3),
@@ -212,7 +226,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             w["events_per_s"] / result["output_ceiling"]["events_per_s"], 3
         ),
     }
+    if "redis" in result:
+        result["ratios"]["worker_vs_redis_overall"] = round(
+            w["events_per_s"] / result["redis"]["events_per_s"], 3
+        )
     return result
+
+
+def redis_leg(lines: list[bytes], port: int) -> dict[str, Any]:
+    """The Redis sorted-set baseline (``bench.redis_rank``, pipelined batches of 500) on the
+    same events, from a file, into a fresh database: events/s over the whole input."""
+    from bench.engine_bench import redis_server
+
+    print(f"e2e: Redis sorted-set baseline, {len(lines):,} events ...", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="rankstream-e2e-redis-") as tmp, redis_server(port):
+        events = Path(tmp) / "events.jsonl"
+        events.write_bytes(b"\n".join(lines) + b"\n")
+        cmd = [sys.executable, "-m", "bench.redis_rank", "--port", str(port), "--flush"]
+        started = time.perf_counter()
+        with events.open("rb") as stdin:
+            done = subprocess.run(
+                cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True
+            )
+        seconds = time.perf_counter() - started
+    summary = json.loads(done.stderr.decode().strip().splitlines()[-1])
+    return {
+        "events_per_s": round(len(lines) / seconds, 1),
+        "seconds": round(seconds, 3),
+        "client_summary": summary,
+        "command": cmd,
+    }
 
 
 def start_py_spy(pid: int, out: str) -> subprocess.Popen[bytes]:
@@ -254,11 +297,18 @@ def render(result: dict[str, Any]) -> str:
         f"producer alone {p['producer_events_per_s']:,.0f} events/s; worker CPU "
         f"{w.get('cpu_utilisation', 0):.0%} of a core",
     ]
+    if "redis" in result:
+        out.append(
+            f"Redis sorted sets, same events: {result['redis']['events_per_s']:,.0f} events/s; "
+            f"worker / Redis = {result['ratios']['worker_vs_redis_overall']:.2f}x"
+        )
     for row in result.get("latency", []):
         out.append(
             f"latency at {row['load']:.0%} ({row['achieved_events_per_s']:,.0f} ev/s): "
             f"p50 {row.get('p50_ms', '-')} ms, p95 {row.get('p95_ms', '-')} ms, "
-            f"p99 {row.get('p99_ms', '-')} ms ({row['samples']} samples)"
+            f"p99 {row.get('p99_ms', '-')} ms ({row['samples']} samples); CPU "
+            f"{row.get('cpu_us_per_event', 0):.0f} us/event vs "
+            f"{w.get('cpu_us_per_event', 0):.0f} from the backlog"
         )
     return "\n".join(out)
 
@@ -277,6 +327,18 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--latency-seconds", type=float, default=15.0)
     p.add_argument("--boards", default=str(harness.ROOT / "bench" / "boards.toml"))
+    p.add_argument(
+        "--event-boards",
+        type=int,
+        default=10,
+        help="boards the generated events use; 1 is the hot-board leg (one partition)",
+    )
+    p.add_argument(
+        "--redis-port",
+        type=int,
+        default=None,
+        help="also run the Redis sorted-set baseline on the same events (private Redis)",
+    )
     bootstrap = os.environ.get("RANKSTREAM_KAFKA_BOOTSTRAP", "localhost:9092")
     p.add_argument("--bootstrap", default=bootstrap)
     p.add_argument("--timeout", type=float, default=600)

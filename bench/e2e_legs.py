@@ -26,13 +26,20 @@ CAUSE = b'"cause":"'
 
 
 def gen_lines(
-    events: int, users: int, seed: int, now_ms: int, start_ms: int, hours: float
+    events: int,
+    users: int,
+    seed: int,
+    now_ms: int,
+    start_ms: int,
+    hours: float,
+    boards: int = 10,
 ) -> list[bytes]:
-    """Valid events from ``start_ms`` over ``hours`` of event time (all before ``now_ms``)."""
+    """Valid events from ``start_ms`` over ``hours`` of event time (all before ``now_ms``),
+    over ``boards`` boards (1: the hot-board leg, every event through one partition)."""
     cfg = GenConfig(
         events=events,
         users=users,
-        boards=10,
+        boards=boards,
         seed=seed,
         start_ms=start_ms,
         span_hours=hours,

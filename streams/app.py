@@ -1,13 +1,12 @@
-"""The Faust app: topics, the state table and the two agents (contract section 5).
+"""The worker: the intake stage (a service of the app) and the Faust rank agent.
 
-``intake`` reads raw bytes from the scores topic, validates them at the edge and either
-dead-letters them (with source topic/partition/offset and a reason) or forwards the
-validated events to ``<app_id>-scores-by-board``, keyed by board, so that one worker applies
-each board's events in order; one message there holds a batch's run of one board's events
-(:mod:`streams.wire`: faust's cost is per message). ``rank`` takes batches from that topic
-and hands them to the :class:`~streams.ranker.Ranker`. Neither agent lets an exception
-escape: faust would ack and skip the message, so input problems become dead letters and
-anything else stops the worker.
+The intake (:mod:`streams.intake_stage`, plain aiokafka) validates the scores topic and
+forwards runs of one board's events to ``<app_id>-scores-by-board``, keyed by board, so
+that one worker applies each board's events in order. The ``rank`` agent takes batches from
+that topic and hands them to the :class:`~streams.ranker.Ranker`, at most
+``batch_max_events`` events per unit. Nothing lets an exception escape into faust: it would
+ack and skip the message, so input problems become dead letters and anything else stops the
+worker before an offset moves (:func:`_die`).
 """
 
 from __future__ import annotations
@@ -16,26 +15,20 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, cast
 
 import faust
 
 from .api import register_api
+from .api.routes import MAX_REQUEST_LINE
+from .batching import chunks
 from .consumer import RankstreamConsumer, consumer_class
 from .engine.config import BoardsConfig, load_boards
-from .engine.core import is_future
-from .engine.events import dumps
-from .intake import Rejection, dead_letter_for_source, decode_event
-from .publish import (
-    NotOwned,
-    Outputs,
-    PlainPublisher,
-    Publisher,
-    TransactionalPublisher,
-    Unit,
-    pending,
-)
+from .idle import CaughtUp
+from .intake_stage import IntakeOptions, IntakeStage, IntakeTopics
+from .kafka_clients import faust_broker_credentials, kafka_options
+from .publish import NotOwned, Outputs, PlainPublisher, Publisher, TransactionalPublisher
 from .ranker import STAGE, Item, Ranker
 from .restore import restore
 from .settings import Settings
@@ -43,7 +36,7 @@ from .state.layout import partition_path
 from .state.rocksdb import RocksStore
 from .state.tuning import RocksTuning
 from .topics import STATE_LOG_CONFIG, by_board_topic, state_log_topic
-from .wire import decode_events, encode_event, pack_events
+from .wire import decode_events
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +62,8 @@ class _Declarer:
             await self(topic)
 
 
-def _message_offset(event: faust.EventT[bytes]) -> int:
-    return int(event.message.offset)
+def _event_count(item: Item) -> int:
+    return len(item.events)
 
 
 def _die(what: str) -> None:
@@ -119,10 +112,10 @@ def _publisher(app: faust.App, settings: Settings, outputs: Outputs) -> Publishe
     if settings.processing_guarantee == "exactly_once":
         return TransactionalPublisher(
             outputs,
-            bootstrap=settings.kafka_bootstrap,
             app_id=settings.app_id,
             linger_ms=settings.producer_linger_ms,
             transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
+            client_options=kafka_options(settings),
         )
     return PlainPublisher(outputs, app.producer._ensure_producer)  # type: ignore[attr-defined]
 
@@ -130,6 +123,28 @@ def _publisher(app: faust.App, settings: Settings, outputs: Outputs) -> Publishe
 #: A transaction left open by a killed worker holds read_committed consumers back until its
 #: partition's next owner starts (which aborts it) or this timeout passes.
 TRANSACTION_TIMEOUT_MS = 30_000
+#: How often idle boards are checked: a window of an idle board closes at most this long
+#: after end + grace (and idle_close_seconds after the board's last event).
+IDLE_CHECK_S = 2.0
+
+
+def intake_stage(
+    settings: Settings, config: BoardsConfig, on_invalid: Callable[[int], None]
+) -> IntakeStage:
+    """The intake stage as the worker and `rankstream intake` run it."""
+    options = IntakeOptions(
+        app_id=settings.app_id,
+        exactly_once=settings.processing_guarantee == "exactly_once",
+        batch_max_events=settings.batch_max_events,
+        batch_max_ms=settings.batch_max_ms,
+        linger_ms=settings.producer_linger_ms,
+        session_timeout_ms=int(settings.session_timeout_s * 1000),
+        transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
+        client=kafka_options(settings),
+        group_instance_id=settings.group_instance_id,
+    )
+    topics = IntakeTopics(settings.scores_topic, by_board_topic(settings), settings.dlq_topic)
+    return IntakeStage(options, config, topics, wall_clock_ms, on_invalid)
 
 
 def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.App:
@@ -138,6 +153,9 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        broker_credentials=faust_broker_credentials(settings),
+        # Static membership: a restarted worker takes its own partitions back at once.
+        consumer_group_instance_id=settings.group_instance_id,
         store="rocksdb://",
         datadir=str(settings.data_dir),
         # faust's own exactly-once mode is not used even when we give exactly-once:
@@ -150,13 +168,17 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         web_port=settings.web_port,
-        web_host="localhost",
+        web_host=settings.web_host,
+        canonical_url=settings.web_canonical_url
+        or f"http://{settings.web_host}:{settings.web_port}",
+        # The longest valid request line (100 user ids) must reach the API: aiohttp refuses
+        # longer ones itself, in plain text, before any middleware.
+        web_application_options={"handler_args": {"max_line_size": MAX_REQUEST_LINE}},
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
     )
-    scores = _raw_topic(app, settings.scores_topic)
     by_board = _raw_topic(app, by_board_topic(settings), settings.partitions)
-    scores_name, by_board_name = scores.get_topic_name(), by_board.get_topic_name()
+    by_board_name = by_board.get_topic_name()
     # Output topics are declared (created when missing) before their first record, so the
     # first record never races the broker's auto-creation.
     changes = _raw_topic(app, settings.changes_topic, settings.partitions)
@@ -195,16 +217,21 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
         return RocksStore(path, tuning)
 
     app.transport.Consumer = consumer_class(  # type: ignore[misc]
-        {scores_name, by_board_name} if exactly_once else set()
+        {by_board_name} if exactly_once else set()
     )
     declare = _Declarer([changes, dlq, by_board, state_log])
     outputs = Outputs(state_log.get_topic_name(), declare=declare)
     publisher = _publisher(app, settings, outputs)
-    future_detail = f"ts is more than {config.max_future_seconds}s ahead of the wall clock"
 
     async def restore_partition(store: RocksStore, partition: int) -> int:
         await declare(outputs.changelog_topic)  # it may be read before its first write
-        return await restore(store, settings.kafka_bootstrap, outputs.changelog_topic, partition)
+        return await restore(
+            store,
+            settings.kafka_bootstrap,
+            outputs.changelog_topic,
+            partition,
+            options=kafka_options(settings),
+        )
 
     deliveries = _ConsumerDeliveries(app)
     ranker = Ranker(
@@ -221,61 +248,10 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
     register_api(app, ranker, settings, config, by_board.get_topic_name())
 
     def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[faust.EventT[bytes]]]:
-        """Both agents work on batches; take_events acks a batch only when the next one is
-        asked for, i.e. after the loop body has finished with it."""
+        """take_events acks a batch only when the next one is asked for, i.e. after the
+        loop body has finished with it; it waits at most ``batch_max_ms`` for a batch."""
         within = settings.batch_max_ms / 1000
         return cast(faust.Stream[bytes], stream).take_events(settings.batch_max_events, within)
-
-    def intake_unit(partition: int, events: list[faust.EventT[bytes]], now: int) -> Unit:
-        unit = Unit(scores_name, partition, events[-1].message.offset + 1)
-        runs: dict[str, list[bytes]] = {}  # per board, its valid events in intake order
-        for event in events:
-            message = event.message
-            raw_value = message.value or b""
-            decoded = decode_event(raw_value)
-            if not isinstance(decoded, Rejection) and is_future(
-                decoded.ts, now, config.max_future_seconds
-            ):
-                decoded = Rejection("future", future_detail)
-            if isinstance(decoded, Rejection):
-                letter = dead_letter_for_source(
-                    decoded, raw_value, message.topic, message.partition, message.offset
-                )
-                unit.records.append((dlq.get_topic_name(), b"", dumps(letter).encode()))
-            else:
-                runs.setdefault(decoded.board, []).append(encode_event(decoded))
-        for board, encoded in runs.items():
-            key = board.encode()
-            unit.records += [(by_board_name, key, value) for value in pack_events(encoded)]
-        return unit
-
-    async def intake_partition(partition: int, events: list[faust.EventT[bytes]], now: int) -> None:
-        position = publisher.position("intake", partition)
-        events = pending(events, _message_offset, (scores_name, partition), position, deliveries)
-        if not events:
-            return
-        unit = intake_unit(partition, events, now)
-        try:
-            await publisher.publish("intake", unit)
-        except NotOwned:
-            return  # the partition's new owner reads these events again
-        invalid = sum(1 for topic, _, _ in unit.records if topic != by_board_name)
-        if invalid:
-            ranker.counts.add("invalid", invalid)
-
-    @app.agent(scores)
-    async def intake(stream: faust.StreamT[bytes]) -> None:
-        async for batch in batches(stream):
-            try:
-                now = wall_clock_ms()
-                by_partition: dict[int, list[faust.EventT[bytes]]] = {}
-                for event in batch:
-                    by_partition.setdefault(event.message.partition, []).append(event)
-                await asyncio.gather(
-                    *(intake_partition(p, events, now) for p, events in by_partition.items())
-                )
-            except BaseException:
-                _die("intake: batch failed")
 
     @app.agent(by_board)
     async def rank(stream: faust.StreamT[bytes]) -> None:
@@ -290,9 +266,33 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
                     )
                     for e in batch
                 ]
-                await ranker.process(items)
+                # A message holds a run of events: the ceiling is in events, per unit.
+                for chunk in chunks(items, _event_count, settings.batch_max_events):
+                    await ranker.process(chunk)
             except BaseException:
                 _die("rank: batch failed")
+
+    caught_up = CaughtUp(
+        kafka_options(settings),
+        rank=(settings.app_id, by_board_name),
+        intake=(f"{settings.app_id}-intake", settings.scores_topic),
+    )
+
+    @app.timer(IDLE_CHECK_S)  # type: ignore[untyped-decorator]
+    async def _idle_close() -> None:
+        """Idle close (contract section 2), through the same exactly-once unit as events."""
+        if not config.idle_close_possible():
+            return
+        try:
+            owned = ranker.restored()
+            if not owned:
+                return
+            await caught_up.refresh(owned)
+            await ranker.close_idle(wall_clock_ms(), caught_up)
+        except NotOwned:
+            return
+        except BaseException:
+            _die("rank: idle close failed")
 
     @app.timer(10.0)  # type: ignore[untyped-decorator]
     async def _log_counts() -> None:
@@ -313,22 +313,45 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
         # Waits for each stage's unit in flight; new units wait for the new assignment.
-        await publisher.revoked("intake", partitions_of(revoked, scores_name))
         await publisher.revoked(STAGE, partitions_of(revoked, by_board_name))
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def _assigned(app: faust.App, assigned: set[Any], **kwargs: Any) -> None:
         try:
             await declare.all()
-            await publisher.assigned("intake", partitions_of(assigned, scores_name))
             await publisher.assigned(STAGE, partitions_of(assigned, by_board_name))
         except BaseException:
             _die("could not initialise transactional producers")
         ranker.assign(partitions_of(assigned, by_board_name))
 
     @app.service
-    class _Stopper(faust.Service):
+    class _Stages(faust.Service):
+        """Starts the intake stage with the app (unless it runs on its own) and stops
+        both stages' producers and stores with it."""
+
+        intake: IntakeStage | None = None
+
+        async def on_start(self) -> None:
+            if settings.run_intake:
+                self.intake = intake_stage(
+                    settings, config, lambda n: ranker.counts.add("invalid", n)
+                )
+                await self.intake.start()
+                self.add_future(self._watch(self.intake))
+
+        @staticmethod
+        async def _watch(intake: IntakeStage) -> None:
+            try:
+                await intake.done()
+            except asyncio.CancelledError:
+                return
+            except BaseException:
+                _die("intake: batch failed")
+
         async def on_stop(self) -> None:
+            if self.intake is not None:
+                await self.intake.stop()
+            await caught_up.stop()
             await publisher.stop()
             ranker.close()
 

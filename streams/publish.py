@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -118,7 +118,9 @@ class Unit:
 
     topic: str  # the input topic
     partition: int
-    next_offset: int  # the input position after this unit: what gets committed
+    #: the input position after this unit: what gets committed; None for a unit that
+    #: consumed no input (an idle close), which commits no offset
+    next_offset: int | None
     records: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # topic, key, value
     changelog: list[tuple[bytes, bytes | None]] = field(default_factory=list)  # None: delete
 
@@ -243,14 +245,19 @@ class TransactionalPublisher:
         self,
         outputs: Outputs,
         *,
-        bootstrap: str,
         app_id: str,
         linger_ms: int,
         transaction_timeout_ms: int,
+        client_options: Mapping[str, Any],
+        group_id: str | None = None,
     ) -> None:
+        """``client_options``: bootstrap servers and security, as for every aiokafka client
+        (:func:`streams.kafka_clients.kafka_options`); ``group_id``: the consumer group whose
+        offsets the transactions commit (default: ``app_id``)."""
         self._outputs = outputs
-        self._bootstrap = bootstrap
+        self._client_options = dict(client_options)
         self._app_id = app_id
+        self._group_id = group_id or app_id
         self._linger_ms = linger_ms
         self._timeout_ms = transaction_timeout_ms
         self._producers: dict[tuple[str, int], AIOKafkaProducer] = {}
@@ -269,7 +276,7 @@ class TransactionalPublisher:
         producer = self._producers.get((stage, partition))
         if producer is None:
             producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap,
+                **self._client_options,
                 transactional_id=self.transactional_id(stage, partition),
                 transaction_timeout_ms=self._timeout_ms,
                 linger_ms=self._linger_ms,
@@ -302,9 +309,9 @@ class TransactionalPublisher:
             await producer.begin_transaction()
             try:
                 last = await self._outputs.send(producer, unit, transactional=True)
-                await producer.send_offsets_to_transaction(
-                    {TopicPartition(unit.topic, unit.partition): unit.next_offset}, self._app_id
-                )
+                if unit.next_offset is not None:
+                    offsets = {TopicPartition(unit.topic, unit.partition): unit.next_offset}
+                    await producer.send_offsets_to_transaction(offsets, self._group_id)
                 await producer.commit_transaction()
             except BaseException:
                 # Fenced or failed: this producer is done; the caller stops the worker
@@ -312,7 +319,8 @@ class TransactionalPublisher:
                 self._producers.pop(key, None)
                 await _close(producer)
                 raise
-            self._positions[key] = unit.next_offset
+            if unit.next_offset is not None:
+                self._positions[key] = unit.next_offset
             return last
 
     async def assigned(self, stage: str, partitions: Iterable[int]) -> None:

@@ -42,9 +42,11 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(ensure_topics(settings))
+        app = create_app(settings, boards)
+    except SettingsError as exc:  # e.g. a rejected login or an untrusted certificate
+        return fail(str(exc), 2)
     except KafkaError as exc:
         return fail(f"Kafka at {settings.kafka_bootstrap} did not answer: {exc}", 1)
-    app = create_app(settings, boards)
     worker = Worker(app, loglevel=args.loglevel, quiet=True)
     worker.execute_from_commandline()
     return 0

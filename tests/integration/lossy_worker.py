@@ -3,16 +3,16 @@ sees it, the way its fetch loop and queues lost records around rebalances.
 
     python -m tests.integration.lossy_worker
 
-``LOSSY_TOPIC`` names the input topic (``scores`` or ``scores-by-board``, after the app
-id) and ``LOSSY_OFFSET`` the first offset of partition 0 that may be lost; the first
-record there with a non-zero score is dropped, once, after faust's fetch loop took it
-(it counts as read: faust never delivers it again by itself). With ``LOSSY_EVENT``
-instead, the record holding that event id is the one lost (a test's last record: a tail).
+``LOSSY_TOPIC`` names the faust agent's input topic after the app id
+(``scores-by-board``) and ``LOSSY_OFFSET`` the first offset of partition 0 that may be
+lost; the first record there with a non-zero score is dropped, once, after faust's fetch
+loop took it (it counts as read: faust never delivers it again by itself). With
+``LOSSY_EVENT`` instead, the record holding that event id is the one lost (a test's last
+record: a tail).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -29,17 +29,12 @@ from streams.wire import decode_events
 _create_app = streams.app.create_app
 
 
-def _score(topic: str, value: bytes) -> int:
-    if topic.endswith("-scores-by-board"):
-        return max((abs(event.score) for event in decode_events(value)), default=0)
-    score = json.loads(value).get("score")
-    return score if isinstance(score, int) else 0
+def _score(value: bytes) -> int:
+    return max((abs(event.score) for event in decode_events(value)), default=0)
 
 
-def _event_ids(topic: str, value: bytes) -> set[str]:
-    if topic.endswith("-scores-by-board"):
-        return {event.event_id for event in decode_events(value)}
-    return {json.loads(value).get("event_id")}
+def _event_ids(value: bytes) -> set[str]:
+    return {event.event_id for event in decode_events(value)}
 
 
 def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.App:
@@ -52,9 +47,9 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
 
     def chosen(message: Any) -> bool:
         if event is not None:
-            return event in _event_ids(topic, message.value)
+            return event in _event_ids(message.value)
         at = message.partition == 0 and message.offset >= first
-        return at and bool(_score(topic, message.value))
+        return at and bool(_score(message.value))
 
     async def on_message(message: Any) -> None:
         if not lost and message.topic == topic and chosen(message):

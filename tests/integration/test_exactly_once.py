@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -99,3 +100,61 @@ def test_sigkill_five_times_while_events_flow_changes_exactly_once(
     letters = Counter(letter["raw"] for *_, letter in seen[job.dlq])  # type: ignore[index]
     assert letters == Counter(line.decode("utf-8", "replace") for line in invalid)
     assert job.starts[0] == KILLS + 1
+
+
+def test_sigkill_of_a_stand_alone_intake_mid_stream_loses_and_repeats_nothing(
+    job_factory: Callable[..., Job],
+) -> None:
+    """`rankstream intake` on its own (worker 1) and a worker without one (worker 0): the
+    intake is SIGKILLed three times while events flow; its transactions carry the by-board
+    runs, the dead letters and its offsets together, so the fold still equals the reference
+    and the DLQ holds each invalid input once."""
+    job = job_factory(boards=BOARDS)
+    config = load_boards(BOARDS)
+    now = time.time_ns() // 1_000_000
+    lines, invalid = mixed_lines(now, 2000, seed=12)
+    intake = [sys.executable, "-m", "streams.cli", "intake"]
+
+    def feed() -> None:
+        for start in range(0, len(lines), 100):
+            produce(job.bootstrap, job.scores, lines[start : start + 100])
+            time.sleep(0.4)
+
+    job.start_worker(0, RANKSTREAM_RUN_INTAKE="false")
+    job.start_worker(1, command=intake)
+    producer = threading.Thread(target=feed, daemon=True)
+    producer.start()
+    rng = random.Random(8)
+    for _ in range(3):
+        wait_intake_assigned(job, 1)
+        time.sleep(rng.uniform(0.2, 2.0))
+        os.killpg(job.procs[-1].pid, signal.SIGKILL)
+        job.procs[-1].wait()
+        job.start_worker(1, command=intake)
+    producer.join(timeout=120)
+    assert not producer.is_alive()
+
+    expected = reference_tops(config, now, lines)
+
+    def complete(seen: dict[str, list[tuple[int, int, bytes | None, object]]]) -> bool:
+        return len(seen[job.dlq]) >= len(invalid) and not mismatches(seen[job.changes], expected)
+
+    seen = consume_until(job.bootstrap, [job.changes, job.dlq], complete, timeout=180)
+    bad = mismatches(seen[job.changes], expected)
+    assert not bad, f"{len(bad)} windows differ, e.g. {bad[:3]}\n{job.log_tail(1)}"
+    time.sleep(3)
+    seen = consume_until(job.bootstrap, [job.changes, job.dlq], lambda s: False, timeout=8)
+    assert not duplicate_changes([value for *_, value in seen[job.changes]])  # type: ignore[arg-type]
+    letters = Counter(letter["raw"] for *_, letter in seen[job.dlq])  # type: ignore[index]
+    assert letters == Counter(line.decode("utf-8", "replace") for line in invalid)
+    assert job.procs[0].poll() is None, job.log_tail(0)
+
+
+def wait_intake_assigned(job: Job, worker: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if "intake: assigned scores partitions [" in job.log_tail(worker, lines=400):
+            return
+        assert job.procs[-1].poll() is None, job.log_tail(worker)
+        time.sleep(0.2)
+    raise AssertionError(f"intake {worker} not assigned:\n{job.log_tail(worker)}")

@@ -221,10 +221,18 @@ def test_retention_removes_closed_windows_also_after_a_rebuild(
 
 
 def assigned_block(job: Job, worker: int) -> str:
-    """The worker's latest partition assignment table from its log."""
+    """The latest partition assignment table of the worker's rank stage (its consumer
+    group is the app id; the intake stage's, ``<app_id>-intake``, logs its own)."""
     text = job.log_tail(worker, lines=5000)
-    start = text.rfind("Setting newly assigned partitions")
-    return text[start : text.find("for group", start)] if start >= 0 else ""
+    found = ""
+    start = text.find("Setting newly assigned partitions")
+    while start >= 0:
+        end = text.find("for group", start)
+        group = text[end:].split(maxsplit=3)[2] if end >= 0 else ""
+        if group == job.app_id:
+            found = text[start:end]
+        start = text.find("Setting newly assigned partitions", start + 1)
+    return found
 
 
 def test_two_workers_split_the_work_and_survive_a_sigkill(job_factory: Callable[..., Job]) -> None:

@@ -84,10 +84,10 @@ def test_a_partition_that_is_not_owned_is_never_published() -> None:
     """Initialising its transactional producer would fence the new owner's producer."""
     publisher = TransactionalPublisher(
         Outputs("state-log"),
-        bootstrap="localhost:1",
         app_id="app",
         linger_ms=0,
         transaction_timeout_ms=1000,
+        client_options={"bootstrap_servers": "localhost:1"},
     )
 
     async def scenario() -> None:
