@@ -11,7 +11,13 @@ git-ignored), then measures, best of ``--repeat`` (default 3) wall-clock runs ea
 * ``floor_subprocess``: the same loop in a fresh ``python`` reading stdin, so that it pays
   the interpreter start like replay does;
 * ``replay_startup``: ``rankstream replay`` on an empty input (interpreter, imports, config);
-* ``replay``: ``rankstream replay --boards ... --now <after the last event> < input > output``.
+* ``replay``: ``rankstream replay --boards ... --now <after the last event> --jobs 1
+  < input > output``;
+* ``replay_jobs2``: the same with ``--jobs 2`` (``--jobs-ratio N`` sets the 2); the ratio
+  ``jobs_vs_one`` = replay / replay_jobs2 (both wall clock), and the two outputs must be
+  the same bytes;
+* ``dedup_state`` (``bench.dedup_state``): dedup keys and bytes after ``--dedup-events``
+  (default 2,000,000) events over 30 days of event time, bounded by the horizon;
 
 and reports events/s and µs/event for each, ``ratio`` = replay / floor_subprocess (both
 wall clock of a whole process) and ``ratio_net`` = (replay - replay_startup) / floor_inproc.
@@ -36,6 +42,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench.dedup_state import measure_dedup_state
+from bench.dedup_state import render as render_dedup
 from bench.engine_measures import (
     distinct_users,
     generate_input,
@@ -83,6 +91,7 @@ def render_table(result: dict[str, Any]) -> str:
         ("floor_subprocess", "json.loads floor (subprocess)"),
         ("replay_startup", "replay startup (empty input)"),
         ("replay", "rankstream replay"),
+        ("replay_jobs", "rankstream replay --jobs N"),
     ):
         t = result["timings"].get(key)
         if t is None:
@@ -102,6 +111,13 @@ def render_table(result: dict[str, Any]) -> str:
             "ratio (replay - startup) / in-process floor:  "
             f"{ratios['replay_net_vs_floor_inproc']:.1f}x"
         )
+    if "jobs_vs_one" in ratios:
+        lines.append(
+            f"ratio replay --jobs {result['params']['jobs']} / --jobs 1 (speed-up): "
+            f"{ratios['jobs_vs_one']:.2f}x, same bytes: {result['jobs_same_bytes']}"
+        )
+    if "dedup_state" in result:
+        lines.append(render_dedup(result["dedup_state"]))
     if "replay_output" in result:
         o = result["replay_output"]
         lines.append(
@@ -164,6 +180,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "seed": cfg.seed,
             "mix_invalid": cfg.mix_invalid,
             "repeat": args.repeat,
+            "jobs": args.jobs_ratio,
             "boards_toml": str(boards),
             "replay_command": replay_command(),
         },
@@ -189,6 +206,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "replay_vs_floor": round(replay.seconds / floor_sub.seconds, 3),
         "replay_net_vs_floor_inproc": round(net / floor_in.seconds, 3),
     }
+    if args.jobs_ratio > 1:
+        print(f"measuring rankstream replay --jobs {args.jobs_ratio} ...", file=sys.stderr)
+        jobs_tag = f"{tag}-jobs{args.jobs_ratio}"
+        jobs, _ = measure_replay(boards, inputs, workdir, args.repeat, jobs_tag, args.jobs_ratio)
+        result["timings"]["replay_jobs"] = jobs.to_json()
+        result["ratios"]["jobs_vs_one"] = round(replay.seconds / jobs.seconds, 3)
+        result["jobs_same_bytes"] = all(
+            (workdir / f"{kind}-{tag}.jsonl").read_bytes()
+            == (workdir / f"{kind}-{jobs_tag}.jsonl").read_bytes()
+            for kind in ("changes", "dead")
+        )
+    if args.dedup_events:
+        print(f"measuring the dedup state ({args.dedup_events:,} events) ...", file=sys.stderr)
+        result["dedup_state"] = measure_dedup_state(args.dedup_events)
     if args.sweep:
         with redis_server(args.redis_port):
             result["sweep"] = sweep(args, cfg, workdir)
@@ -289,6 +320,18 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="runs per Redis measure (default: --repeat); it is the slowest part of a sweep",
     )
+    p.add_argument(
+        "--jobs-ratio",
+        type=int,
+        default=2,
+        help="also time replay --jobs N against --jobs 1 (default 2; 1 skips it)",
+    )
+    p.add_argument(
+        "--dedup-events",
+        type=int,
+        default=None,
+        help="events of the dedup-state measure (default 2000000, --quick 20000; 0 skips it)",
+    )
     p.add_argument("--profile", action="store_true", help="cProfile the replay in-process")
     p.add_argument("--profile-top", type=int, default=25)
     p.add_argument("--workdir", default=str(DEFAULT_WORKDIR))
@@ -303,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         args.events = 2_000 if args.events is None else args.events
         args.users = 1_000 if args.users is None else args.users
         args.repeat = 1 if args.repeat is None else args.repeat
+        args.dedup_events = 20_000 if args.dedup_events is None else args.dedup_events
+    args.dedup_events = 2_000_000 if args.dedup_events is None else args.dedup_events
     args.events = 200_000 if args.events is None else args.events
     args.users = 100_000 if args.users is None else args.users
     args.repeat = 3 if args.repeat is None else args.repeat

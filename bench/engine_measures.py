@@ -96,12 +96,15 @@ def generate_input(cfg: GenConfig, workdir: Path, tag: str) -> Inputs:
 
 
 def measure_replay(
-    boards: Path, inputs: Inputs, workdir: Path, repeat: int, tag: str
+    boards: Path, inputs: Inputs, workdir: Path, repeat: int, tag: str, jobs: int = 1
 ) -> tuple[Timing, dict[str, Any]]:
+    """``rankstream replay --jobs <jobs>`` (1 unless asked: one process, the engine's own
+    speed) on ``inputs``; writes ``changes-<tag>.jsonl`` and ``dead-<tag>.jsonl``."""
     now = format_instant(inputs.summary.now_ms)
     out = workdir / f"changes-{tag}.jsonl"
     dlq = workdir / f"dead-{tag}.jsonl"
     cmd = [*replay_command(), "replay", "--boards", str(boards), "--now", now, "--dlq", str(dlq)]
+    cmd += ["--jobs", str(jobs)]
 
     stderr: list[str] = []
 
@@ -125,7 +128,7 @@ def measure_replay(
 def measure_startup(boards: Path, workdir: Path, repeat: int) -> Timing:
     empty = workdir / "empty.jsonl"
     empty.write_bytes(b"")
-    cmd = [*replay_command(), "replay", "--boards", str(boards)]
+    cmd = [*replay_command(), "replay", "--boards", str(boards), "--jobs", "1"]
 
     def once() -> tuple[float, int | None]:
         seconds, rss, _ = run_child(cmd, empty, workdir / "empty-out.jsonl")
@@ -205,7 +208,7 @@ def profile_replay(
     from streams import cli  # imported late: the bench must run even before cli exists
 
     now = format_instant(inputs.summary.now_ms)
-    argv = ["rankstream", "replay", "--boards", str(boards), "--now", now]
+    argv = ["rankstream", "replay", "--boards", str(boards), "--now", now, "--jobs", "1"]
     argv += ["--dlq", str(workdir / "dead-profile.jsonl")]
     profiler = cProfile.Profile()
     saved_argv = sys.argv

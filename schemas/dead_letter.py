@@ -1,7 +1,7 @@
 """Dead-letter records and the stable reason codes they carry.
 
 Reason codes are an API: operators alert and dashboard on them, so they live in one enum
-that intake, the engine (``future``) and the exported JSON Schema all share. ``detail``
+that intake, the engine (``future``, ``too_old``) and the exported JSON Schema all share. ``detail``
 is for humans and may be reworded; ``reason`` may not.
 """
 
@@ -30,6 +30,9 @@ class Reason(StrEnum):
     """Every required field is present, at least one breaks its rule."""
     FUTURE = "future"
     """ts is more than max_future_seconds after the wall clock (decided by the engine)."""
+    TOO_OLD = "too_old"
+    """ts is more than the board's dedup_seconds behind its watermark: too old to be checked
+    for duplicates, so it is applied to no window (decided by the engine)."""
 
 
 REASONS: Final[frozenset[str]] = frozenset(reason.value for reason in Reason)

@@ -11,11 +11,19 @@ duplicate by the engine's dedup because its state was committed with its output.
 
 Before a partition's engine is used, its RocksDB is caught up with the changelog
 (:mod:`streams.restore`): after a takeover, another worker may have moved it on.
+
+Idle close (contract section 2) goes through the same unit: :meth:`Ranker.close_idle`,
+called on a timer, moves idle boards' watermarks to the wall clock in a unit without input
+events, whose records (``window_closed``) and state changes (watermark, windows, dedup
+clean-up) commit together, with the input position unchanged. A crash before the commit
+loses nothing (the state did not move either, so the next check closes the same windows);
+after it, the restored state says the windows are closed, so nothing closes twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -24,9 +32,9 @@ from .engine.core import Engine, Outcome
 from .engine.events import ScoreEvent, dumps
 from .intake import Rejection, dead_letter_for_source
 from .publish import Deliveries, NotOwned, Publisher, TrustDeliveries, Unit, pending
+from .refusals import refusal
 from .state.rocksdb import RocksStore
 from .state.tuning import rocksdb_memory
-from .wire import encode_event
 
 STAGE = "rank"
 
@@ -76,6 +84,16 @@ def _offset(item: Item) -> int:
     return item.offset
 
 
+@dataclass(slots=True)
+class _Built:
+    """What one unit did to the engine, for the counters once it is committed."""
+
+    unit: Unit
+    has_input: bool  # input events: the unit is sent (its offset committed) whatever they did
+    outcomes: dict[str, int] = field(default_factory=dict)
+    closed: int = 0
+
+
 class Ranker:
     def __init__(
         self,
@@ -103,6 +121,12 @@ class Ranker:
         self._ready: dict[int, asyncio.Task[tuple[Engine, RocksStore]]] = {}
         self._assigned = False
         self.counts = Counts()
+        #: one unit at a time per partition: event batches and idle closes share an engine
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        #: per board, the wall-clock time of its last event here / its last idle advance
+        #: (RAM only, bounded by boards: after a restart the idle wait starts again)
+        self._last_event: dict[str, int] = {}
+        self._advanced: dict[str, int] = {}
 
     # -- ownership ---------------------------------------------------------------------
 
@@ -135,6 +159,10 @@ class Ranker:
 
     def close(self) -> None:
         self.release(list(self._engines) + list(self._ready))
+
+    def restored(self) -> list[int]:
+        """The partitions whose engine is restored and in use."""
+        return sorted(self._engines)
 
     def ready(self) -> bool:
         """Every partition assigned so far is restored (the API answers only then)."""
@@ -190,49 +218,135 @@ class Ranker:
         items = pending(items, _offset, (items[0].topic, partition), position, self._deliveries)
         if not items:
             return
-        engine, store = await self.engine(partition)
         unit = Unit(items[0].topic, partition, items[-1].offset + 1)
-        records = unit.records
-        counts: dict[str, int] = {}
-        closed = 0
+        await self._run_unit(partition, lambda engine: self._apply_items(engine, unit, items))
+
+    def _apply_items(self, engine: Engine, unit: Unit, items: list[Item]) -> _Built:
+        built = _Built(unit, has_input=True)
+        records, outcomes = unit.records, built.outcomes
         topic = self._changes_topic
+        now = self._clock()
+        last_event = self._last_event
         for item in items:
             for event in item.events:
+                last_event[event.board] = now
                 result = engine.apply(event)
                 outcome = result.outcome
-                if outcome is Outcome.FUTURE:
-                    # The intake applies the same rule first; this only fires when the wall
-                    # clock went back in between.
-                    records.append((self._dlq_topic, b"", self._future_letter(item, event)))
-                    counts["invalid"] = counts.get("invalid", 0) + 1
+                if outcome is Outcome.FUTURE or outcome is Outcome.TOO_OLD:
+                    # ``future``: the intake applies the same rule first; this only fires
+                    # when the wall clock went back in between. ``too_old`` is decided here.
+                    refused = refusal(outcome, self._config, event.board)
+                    assert refused is not None
+                    records.append((self._dlq_topic, b"", self._letter(item, event, refused)))
+                    name = "invalid" if outcome is Outcome.FUTURE else outcome.value
+                    outcomes[name] = outcomes.get(name, 0) + 1
                     continue
-                counts[outcome.value] = counts.get(outcome.value, 0) + 1
+                outcomes[outcome.value] = outcomes.get(outcome.value, 0) + 1
                 if result.late:
-                    counts["late"] = counts.get("late", 0) + 1
+                    outcomes["late"] = outcomes.get("late", 0) + 1
                 if result.records:
                     key = event.board.encode()
                     records += [(topic, key, r.to_json().encode()) for r in result.records]
-                    closed += result.closed
-        engine.sync()  # the rank trees' pending counts, before the state is staged
-        unit.changelog, commit = store.stage()
-        try:
-            offset = await self._publisher.publish(STAGE, unit)
-        except NotOwned:
-            # Another worker owns the partition now and processes these events itself.
-            store.discard()
-            self.release([partition])
-            return
-        commit(offset)
-        for outcome_name, n in counts.items():
+                    built.closed += result.closed
+        return built
+
+    async def close_idle(self, now_ms: int, caught_up: Callable[[int], bool]) -> int:
+        """Idle close (contract section 2) at wall-clock time ``now_ms``; returns the
+        windows it closed. Call it on a timer.
+
+        A partition takes part when its engine is restored and ``caught_up(partition)``
+        says the job has read and processed everything that feeds it (the caller knows its
+        consumers; it is asked while no unit of the partition is in flight). The idle unit
+        consumes no input, so it commits no input offset (``Unit.next_offset`` None).
+        In it, a board is idle when ``idle_close_seconds`` (not 0) of wall-clock time went
+        by since its last event here (or since this process first saw the board); an idle
+        board's watermark moves to ``now_ms`` when that closes a window, and otherwise at
+        most once per ``idle_close_seconds``, so an idle job does not write a transaction
+        per board and tick while its watermarks still follow the wall clock."""
+        closed_before = self.counts.windows_closed
+        for partition in sorted(self._engines):
+
+            def build(engine: Engine, partition: int = partition) -> _Built | None:
+                if not caught_up(partition):
+                    return None
+                return self._idle_unit(engine, Unit("", partition, None), now_ms)
+
+            await self._run_unit(partition, build, restored_only=True)
+        return self.counts.windows_closed - closed_before
+
+    def _idle_unit(self, engine: Engine, unit: Unit, now_ms: int) -> _Built:
+        built = _Built(unit, has_input=False)
+        topic = self._changes_topic
+        for board in engine.boards():
+            idle_ms = self._config.for_board(board).idle_close_seconds * 1000
+            if not idle_ms:
+                continue
+            last = self._last_event.setdefault(board, now_ms)
+            if now_ms - last < idle_ms:
+                continue
+            if now_ms - self._advanced.get(board, last) < idle_ms and not engine.closes_by(
+                board, now_ms
+            ):
+                continue
+            self._advanced[board] = now_ms
+            closed = engine.advance_watermark(board, now_ms)
+            key = board.encode()
+            unit.records += [(topic, key, r.to_json().encode()) for r in closed]
+            built.closed += len(closed)
+        return built
+
+    async def _run_unit(
+        self,
+        partition: int,
+        build: Callable[[Engine], _Built | None],
+        restored_only: bool = False,
+    ) -> None:
+        """The one exactly-once unit of work, for event batches and idle closes alike:
+        ``build`` changes the engine and fills its unit's records; then the state changes
+        are staged, the unit is published (records, changelog and input offset in one
+        transaction) and only then is the state written to RocksDB. ``build`` may return
+        None (nothing to do); a unit that changed nothing and carries no input is not
+        sent."""
+        async with self._locks[partition]:
+            if restored_only and partition not in self._engines:
+                return
+            engine, store = await self.engine(partition)
+            built = build(engine)
+            if built is None:
+                return
+            unit = built.unit
+            if not built.has_input and not unit.records and not store.pending:
+                return  # an idle check that moved nothing
+            engine.sync()  # the rank trees' pending counts, before the state is staged
+            unit.changelog, commit = store.stage()
+            try:
+                offset = await self._publisher.publish(STAGE, unit)
+            except NotOwned:
+                # Another worker owns the partition now and processes these events itself.
+                store.discard()
+                self.release([partition])
+                return
+            commit(offset)
+        for outcome_name, n in built.outcomes.items():
             self.counts.add(outcome_name, n)
-        self.counts.windows_closed += closed
-        self.counts.records += sum(1 for topic, _, _ in records if topic == self._changes_topic)
+        self.counts.windows_closed += built.closed
+        self.counts.records += sum(
+            1 for topic, _, _ in unit.records if topic == self._changes_topic
+        )
 
     @staticmethod
-    def _future_letter(item: Item, event: ScoreEvent) -> bytes:
-        """``raw`` is the event alone in the internal form; ``source`` its by-board message."""
-        rejection = Rejection("future", "ts is too far ahead of the wall clock")
+    def _letter(item: Item, event: ScoreEvent, rejection: Rejection) -> bytes:
+        """``raw`` is the validated event as a score event of contract section 1 (``ts`` in
+        epoch milliseconds; the producer's own bytes stayed with the intake), ``source``
+        its by-board message."""
+        body = {
+            "event_id": event.event_id,
+            "board": event.board,
+            "user": event.user,
+            "score": event.score,
+            "ts": event.ts,
+        }
         record = dead_letter_for_source(
-            rejection, encode_event(event), item.topic, item.partition, item.offset
+            rejection, dumps(body).encode(), item.topic, item.partition, item.offset
         )
         return dumps(record).encode()

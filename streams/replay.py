@@ -2,7 +2,13 @@
 
 Validation happens here, at the edge, with the same intake the stream job uses; the engine
 then runs on an in-memory store with the wall clock pinned by ``--now`` so that the same
-input and the same ``--now`` always give byte-identical output.
+input and the same ``--now`` always give byte-identical output. With ``--now`` the input's
+end is also an idle close at that instant (contract section 2): every board's watermark
+moves up to ``--now`` and the windows that are due by then close, in board name order.
+
+:func:`replay` runs in this process; :func:`streams.replay_jobs.replay_jobs` splits the
+boards over processes and writes the same bytes. Both share :class:`ReplayStats` and the
+dead-letter helpers below.
 """
 
 from __future__ import annotations
@@ -10,14 +16,15 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from .engine.config import BoardsConfig
-from .engine.core import Engine, Outcome
-from .engine.events import dumps
+from .engine.core import Engine
+from .engine.events import Record, dumps
 from .engine.storage import MemoryStore
 from .intake import Rejection, dead_letter_for_line, decode_event
+from .refusals import refusal
 
 
 @dataclass(slots=True)
@@ -26,10 +33,10 @@ class ReplayStats:
     events: int = 0
     records: int = 0
     dead_letters: int = 0
-    outcomes: Counter[str] | None = None
+    outcomes: Counter[str] = field(default_factory=Counter)
 
     def summary(self) -> str:
-        counts = self.outcomes or Counter()
+        counts = self.outcomes
         return (
             f"replay: {self.lines} lines, {self.events} valid events "
             f"({counts['applied']} applied, {counts['duplicate']} duplicates, "
@@ -42,17 +49,22 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def render(records: list[Record]) -> bytes:
+    return "".join(record.to_json() + "\n" for record in records).encode()
+
+
 def replay(
     source: BinaryIO,
     sink: BinaryIO,
     dead_letters: BinaryIO | None,
     config: BoardsConfig,
     clock: Callable[[], int] = wall_clock_ms,
+    idle_at: int | None = None,
 ) -> ReplayStats:
+    """Replay ``source`` in this process; ``idle_at`` (``--now``): the idle close at the end."""
     engine = Engine(config, MemoryStore(), clock, ranks=False)  # nobody queries a replay
-    stats = ReplayStats(outcomes=Counter())
+    stats = ReplayStats()
     outcomes = stats.outcomes
-    assert outcomes is not None
     write = sink.write
     for number, line in enumerate(source, 1):
         stats.lines = number
@@ -61,14 +73,12 @@ def replay(
             continue
         event = decode_event(body)
         if isinstance(event, Rejection):
-            _dead_letter(dead_letters, stats, event, body, number)
+            write_dead_letter(dead_letters, stats, event, body, number)
             continue
         result = engine.apply(event)
-        if result.outcome is Outcome.FUTURE:
-            reason = Rejection(
-                "future", f"ts is more than {config.max_future_seconds}s ahead of the wall clock"
-            )
-            _dead_letter(dead_letters, stats, reason, body, number)
+        refused = refusal(result.outcome, config, event.board)
+        if refused is not None:
+            write_dead_letter(dead_letters, stats, refused, body, number)
             continue
         stats.events += 1
         outcomes[result.outcome.value] += 1
@@ -76,11 +86,15 @@ def replay(
             outcomes["late"] += 1
         if result.records:
             stats.records += len(result.records)
-            write("".join(record.to_json() + "\n" for record in result.records).encode())
+            write(render(result.records))
+    if idle_at is not None:
+        closed = engine.close_idle(idle_at, budget=0)  # the state is dropped next anyway
+        stats.records += len(closed)
+        write(render(closed))
     return stats
 
 
-def _dead_letter(
+def write_dead_letter(
     sink: BinaryIO | None, stats: ReplayStats, rejection: Rejection, body: bytes, line: int
 ) -> None:
     stats.dead_letters += 1

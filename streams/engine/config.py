@@ -34,6 +34,12 @@ class BoardConfig:
     week_start: int = 0
     grace_seconds: int = 300
     retain: int = 8
+    #: Dedup horizon (contract section 2): event ids are remembered this long behind the
+    #: watermark; older events are ``too_old``. 0: ids are kept forever.
+    dedup_seconds: int = 691_200
+    #: Idle close: a caught-up board without events for this long (wall clock) has its
+    #: watermark advanced to the wall clock. 0: off.
+    idle_close_seconds: int = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,11 @@ class BoardsConfig:
     def for_board(self, name: str) -> BoardConfig:
         return self.boards.get(name, self.defaults)
 
+    def idle_close_possible(self) -> bool:
+        """Whether any board can be closed by idle close (all have it off: no checks)."""
+        configs = [self.defaults, *self.boards.values()]
+        return any(config.idle_close_seconds for config in configs)
+
 
 BOARD_KEYS: tuple[str, ...] = (
     "aggregate",
@@ -55,6 +66,8 @@ BOARD_KEYS: tuple[str, ...] = (
     "week_start",
     "grace_seconds",
     "retain",
+    "dedup_seconds",
+    "idle_close_seconds",
 )
 
 
@@ -134,7 +147,7 @@ def _check(key: str, value: Any, where: str) -> Any:
                 f"{where}: unknown IANA time zone {value!r} (e.g. UTC, Europe/Berlin)"
             ) from None
         return value
-    # grace_seconds, retain
+    # grace_seconds, retain, dedup_seconds, idle_close_seconds
     if not _is_int(value) or value < 0:
         raise ConfigError(f"{where}: must be an integer >= 0")
     return value

@@ -18,6 +18,7 @@ from enum import Enum
 from .aggregates import fold
 from .codec import board_space, decode_state, encode_state, index_key, window_space
 from .config import BoardConfig, BoardsConfig
+from .dedup import EVENT_BUDGET, Dedup
 from .events import Record, ScoreEvent, Standing, WindowClosed, WindowRef
 from .ranktree import NodeCache, RankTree
 from .storage import Store
@@ -39,6 +40,11 @@ class Outcome(Enum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     FUTURE = "future"
+    TOO_OLD = "too_old"  # behind the dedup horizon: applied nowhere, a dead letter
+
+
+#: Dedup clean-up budget (ids) of one idle close of one board.
+IDLE_BUDGET = 20_000
 
 
 @dataclass(slots=True)
@@ -72,7 +78,8 @@ class _Board:
     calendar: Calendar
     grace_ms: int
     descending: bool
-    dedup_space: bytes
+    dedup: Dedup
+    horizon_ms: int  # dedup horizon, 0: none
     meta_space: bytes
     watermark: int | None
     open: list[WindowRef]  # windows with an applied event that have not closed yet
@@ -129,12 +136,17 @@ class Engine:
             return Result(Outcome.FUTURE)
         store = self._store
         board = self._board(event.board)
-        event_id = event.event_id.encode()
-        if store.get(board.dedup_space, event_id) is not None:
-            return Result(Outcome.DUPLICATE)
-        store.put(board.dedup_space, event_id, b"")
-        result = Result(Outcome.APPLIED)
         watermark = board.watermark
+        dedup = board.dedup
+        event_id = event.event_id.encode()
+        # A remembered id is a duplicate whatever the ts (contract section 1); only an
+        # unknown id behind the horizon is too old to be checked.
+        if dedup.seen(event_id, watermark):
+            return Result(Outcome.DUPLICATE)
+        if board.horizon_ms and watermark is not None and event.ts < watermark - board.horizon_ms:
+            return Result(Outcome.TOO_OLD)
+        dedup.remember(event_id, event.ts)
+        result = Result(Outcome.APPLIED)
         for kind in board.config.windows:
             window = board.calendar.window(kind, event.ts)
             if (
@@ -154,7 +166,46 @@ class Engine:
                 before = len(result.records)
                 self._close_due(board, result.records)
                 result.closed = len(result.records) - before
+            if event.ts >= dedup.next_expiry:
+                dedup.expire(event.ts, EVENT_BUDGET)
         return result
+
+    def advance_watermark(self, board: str, now_ms: int, budget: int = IDLE_BUDGET) -> list[Record]:
+        """Idle close of one board (contract section 2): move its watermark up to ``now_ms``
+        (never back) and close the windows that are due, exactly as an event with that
+        ``ts`` would; returns their :class:`WindowClosed` records. Later events are late,
+        or ``too_old``, against the new watermark. Whether the board is idle (and the job
+        caught up) is the caller's decision; a board without state is left alone.
+        ``budget`` bounds the dedup clean-up this may do (see dedup.py)."""
+        state = self._board(board)
+        if state.watermark is None or now_ms <= state.watermark:
+            return []
+        state.watermark = now_ms
+        self._store.put(state.meta_space, _WATERMARK, str(now_ms).encode())
+        out: list[Record] = []
+        if now_ms >= state.next_close:
+            self._close_due(state, out)
+        if budget and now_ms >= state.dedup.next_expiry:
+            state.dedup.expire(now_ms, budget)
+        return out
+
+    def close_idle(self, now_ms: int, budget: int = IDLE_BUDGET) -> list[Record]:
+        """:meth:`advance_watermark` for every board with state whose ``idle_close_seconds``
+        is not 0, in board name order: every board idle at ``now_ms`` (replay's ``--now``
+        at the end of its input)."""
+        out: list[Record] = []
+        for name in self.boards():
+            if self._config.for_board(name).idle_close_seconds:
+                out += self.advance_watermark(name, now_ms, budget)
+        return out
+
+    def closes_by(self, board: str, now_ms: int) -> bool:
+        """Whether moving the board's watermark to ``now_ms`` would close a window."""
+        return now_ms >= self._board(board).next_close
+
+    def dedup(self, board: str) -> Dedup:
+        """The board's dedup set (for tests and benches)."""
+        return self._board(board).dedup
 
     def top(self, board: str, window: WindowRef) -> list[tuple[int, str, int]]:
         """Current (rank, user, score) of a window's top-K, for queries and tests."""
@@ -277,7 +328,8 @@ class Engine:
             calendar=Calendar(config.timezone, config.week_start),
             grace_ms=config.grace_seconds * 1000,
             descending=config.order == "desc",
-            dedup_space=board_space(b"D", name),
+            dedup=Dedup(self._store, name, config.dedup_seconds),
+            horizon_ms=config.dedup_seconds * 1000,
             meta_space=meta,
             watermark=None if raw_wm is None else int(raw_wm),
             open=[WindowRef(*w) for w in saved["open"]],

@@ -1,6 +1,9 @@
 """Read-only queries over an engine's state: which window a request means, a page of a
 window's standings, one user's exact rank with neighbours, several users' ranks.
 
+"Now" is an argument (``now_ms``, the wall clock in epoch ms), never read here, so the
+answers at any instant (just after a midnight, on a DST day) are table-tested.
+
 Pure functions of the engine's store (through :class:`~streams.engine.core.Engine`), so the
 HTTP layer stays a thin adapter and the answers are unit-tested against the reference
 model. Costs: a page is O(log n + offset-within-bucket + limit) via the rank tree, a
@@ -15,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .codec import decode_state, index_key, index_score, index_user
+from .config import BoardConfig
 from .core import Engine
 from .events import WindowRef
-from .windows import ALL, KINDS
+from .windows import ALL, KINDS, Calendar
 
 MAX_LIMIT = 1000
 MAX_AROUND = 100
@@ -51,33 +55,53 @@ class UserRank:
 class BoardWindows:
     board: str
     kinds: tuple[str, ...]
-    open: tuple[WindowRef, ...]  # the current window of each kind, latest first per kind
+    current: tuple[WindowRef, ...]  # per kind, the window that contains ``now_ms``
+    open: tuple[WindowRef, ...]  # windows the engine holds open, latest first per kind
     closed: tuple[WindowRef, ...]  # retained closed windows, newest first
 
+    def is_open(self, window: WindowRef) -> bool:
+        """Open unless closed: a current window without events is open, as it will be."""
+        return window not in self.closed
 
-def board_windows(engine: Engine, board: str) -> BoardWindows:
-    """The board's window kinds, open windows and retained closed windows."""
+
+def current_window(config: BoardConfig, kind: str, now_ms: int) -> WindowRef:
+    """The ``kind`` window of a board whose config is ``config`` that contains the wall
+    clock ``now_ms``, in the board's time zone: local midnights, the configured weekday."""
+    return Calendar(config.timezone, config.week_start).window(kind, now_ms)
+
+
+def current_windows(config: BoardConfig, now_ms: int) -> tuple[WindowRef, ...]:
+    """The current window of every kind the board has, in the order daily, weekly, all."""
+    return tuple(current_window(config, kind, now_ms) for kind in config.windows)
+
+
+def board_windows(engine: Engine, board: str, now_ms: int) -> BoardWindows:
+    """The board's window kinds, current, open and retained closed windows at ``now_ms``."""
     if not engine.known(board):
         raise QueryError(404, "unknown_board", f"board {board!r} is not configured and has no data")
-    kinds = engine.config.for_board(board).windows
+    config = engine.config.for_board(board)
     _, open_, closed = engine.windows(board)
     opened = sorted(open_, key=lambda w: (KINDS.index(w.kind), -(w.start or 0)))
-    if ALL in kinds:
+    if ALL in config.windows:
         opened.append(WindowRef(ALL, None, None, None))
     old = [w for kind in KINDS for w in reversed(closed.get(kind, []))]
-    return BoardWindows(board, kinds, tuple(opened), tuple(old))
+    return BoardWindows(
+        board, config.windows, current_windows(config, now_ms), tuple(opened), tuple(old)
+    )
 
 
 def resolve(
-    engine: Engine, board: str, kind: str, period: str | None, now_window: WindowRef | None = None
-) -> WindowRef:
-    """The window a request names: ``period`` None means the open one.
+    engine: Engine, board: str, kind: str, period: str | None, now_ms: int
+) -> tuple[WindowRef, bool]:
+    """The window a request names and whether it is open.
 
-    With several open windows of a kind (yesterday's still in its grace time) the latest
-    is "the open window". A kind with no open window yet (no event in the current period)
-    resolves to ``now_window`` when given (the period of the wall clock, empty), else 404.
+    ``period`` None means *now*: the window of that kind that contains the wall clock
+    ``now_ms`` in the board's time zone, whether or not any event has reached it (then its
+    standings are empty), never the last window that had events: a board idle since last
+    month shows today, empty. A named ``period`` is the current one, an open one (such as
+    yesterday's, still in its grace time) or a retained closed one; anything else is 404.
     """
-    info = board_windows(engine, board)
+    info = board_windows(engine, board, now_ms)
     if kind not in KINDS:
         raise QueryError(
             404, "unknown_window", f"window must be one of {', '.join(KINDS)}, not {kind!r}"
@@ -89,23 +113,19 @@ def resolve(
             f"board {board!r} has no {kind} window (it has {', '.join(info.kinds)})",
         )
     if kind == ALL:
-        if period not in (None, ""):
+        if period is not None:
             raise QueryError(404, "unknown_period", "the all window has no period")
-        return WindowRef(ALL, None, None, None)
+        return WindowRef(ALL, None, None, None), True
     if period is None:
-        for window in info.open:
-            if window.kind == kind:
-                return window
-        if now_window is not None:
-            return now_window
-        raise QueryError(404, "no_open_window", f"board {board!r} has no open {kind} window")
-    for window in (*info.open, *info.closed):
+        window = next(w for w in info.current if w.kind == kind)
+        return window, info.is_open(window)
+    for window in (*info.current, *info.open, *info.closed):
         if window.kind == kind and window.period == period:
-            return window
+            return window, info.is_open(window)
     raise QueryError(
         404,
         "unknown_period",
-        f"no {kind} window with period {period!r} on board {board!r} (open or retained)",
+        f"no {kind} window with period {period!r} on board {board!r} (current, open or retained)",
     )
 
 

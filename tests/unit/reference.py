@@ -1,8 +1,12 @@
 """A deliberately simple model of contract sections 1-3 to check the engine against.
 
 It keeps every applied event and, after each one, recomputes every window's standings from
-scratch by the contract's definitions and sorts them. Nothing here is shared with the
-engine except the config dataclasses and the value types, so a shared bug is unlikely.
+scratch by the contract's definitions and sorts them. The dedup horizon is modelled with
+its bucket granularity (engine docs, streams/engine/dedup.py): an id is remembered with
+the end of its ts's bucket (buckets are an eighth of the horizon, at least a second, wide)
+and is forgotten as soon as that end is no longer after ``watermark - horizon``. Nothing
+here is shared with the engine except the config dataclasses and the value types, so a
+shared bug is unlikely.
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ def _midnight(day: date, tz: ZoneInfo) -> int:
 class Reference:
     config: BoardsConfig
     now: int
-    seen: set[tuple[str, str]] = field(default_factory=set)
+    #: (board, event_id) -> end of the id's dedup bucket (None: remembered forever)
+    seen: dict[tuple[str, str], int | None] = field(default_factory=dict)
     watermark: dict[str, int] = field(default_factory=dict)
     events: dict[WindowId, list[ScoreEvent]] = field(default_factory=lambda: defaultdict(list))
     bounds: dict[WindowId, tuple[int | None, int | None]] = field(default_factory=dict)
@@ -52,12 +57,19 @@ class Reference:
         """Outcome, the windows the event went into, and the windows it closed."""
         if e.ts > self.now + self.config.max_future_seconds * 1000:
             return "future", [], []
-        if (e.board, e.event_id) in self.seen:
-            return "duplicate", [], []
-        self.seen.add((e.board, e.event_id))
         cfg = self.config.for_board(e.board)
-        grace = cfg.grace_seconds * 1000
+        horizon = cfg.dedup_seconds * 1000
         wm = self.watermark.get(e.board)
+        key = (e.board, e.event_id)
+        if key in self.seen:
+            end = self.seen[key]
+            if end is None or not horizon or wm is None or end > wm - horizon:
+                return "duplicate", [], []  # whatever its own ts
+        if horizon and wm is not None and e.ts < wm - horizon:
+            return "too_old", [], []
+        bucket = max(1000, horizon // 8)
+        self.seen[key] = (e.ts // bucket + 1) * bucket if horizon else None
+        grace = cfg.grace_seconds * 1000
         touched = []
         for kind in cfg.windows:
             period, start, end = window_of(kind, e.ts, cfg.timezone, cfg.week_start)
@@ -68,15 +80,34 @@ class Reference:
             self.bounds[wid] = (start, end)
             touched.append(wid)
         self.watermark[e.board] = e.ts if wm is None else max(wm, e.ts)
+        return "applied", touched, self._close(e.board)
+
+    def idle(self, board: str, now: int) -> list[tuple[WindowId, Top]]:
+        """Idle close: the board's watermark moves up to ``now``; the windows it closes."""
+        wm = self.watermark.get(board)
+        if wm is None or now <= wm:
+            return []
+        self.watermark[board] = now
+        return self._close(board)
+
+    def idle_all(self, now: int) -> list[tuple[WindowId, Top]]:
+        """Every board with events and idle close on, in name order (replay --now)."""
+        closed = []
+        for board in sorted(self.watermark):
+            if self.config.for_board(board).idle_close_seconds:
+                closed += self.idle(board, now)
+        return closed
+
+    def _close(self, board: str) -> list[tuple[WindowId, Top]]:
+        grace = self.config.for_board(board).grace_seconds * 1000
         closing = []
         for wid, (_start, end) in self.bounds.items():
-            if wid[0] != e.board or end is None or wid in self.closed:
+            if wid[0] != board or end is None or wid in self.closed:
                 continue
-            if self.watermark[e.board] >= end + grace:
+            if self.watermark[board] >= end + grace:
                 self.closed.add(wid)
                 closing.append((end, ("daily", "weekly").index(wid[1]), wid))
-        closed = [(wid, self.top(wid)) for _end, _kind, wid in sorted(closing)]
-        return "applied", touched, closed
+        return [(wid, self.top(wid)) for _end, _kind, wid in sorted(closing)]
 
     def standings(self, wid: WindowId) -> list[tuple[str, int]]:
         """Every user of the window in rank order, with scores."""

@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from streams.engine.config import ConfigError, load_boards, parse_boards
+from streams.engine.config import BoardsConfig, ConfigError, load_boards, parse_boards
 
 CONTRACT_EXAMPLE = """
 max_future_seconds = 600
@@ -20,6 +20,8 @@ timezone = "UTC"
 week_start = "monday"
 grace_seconds = 300
 retain = 8
+dedup_seconds = 691200
+idle_close_seconds = 60
 
 [boards.speedrun]
 aggregate = "min"
@@ -33,6 +35,29 @@ def test_contract_example_and_defaults() -> None:
     assert (speedrun.aggregate, speedrun.order, speedrun.top) == ("min", "asc", 100)
     assert config.for_board("anything") == config.defaults
     assert config.defaults.windows == ("daily", "weekly", "all")
+
+
+def test_horizon_and_idle_close_defaults_and_overrides() -> None:
+    """Contract v2: dedup_seconds 691200 and idle_close_seconds 60 unless set; 0 is
+    allowed for both (ids kept forever; idle close off)."""
+    assert (BoardsConfig().defaults.dedup_seconds, BoardsConfig().defaults.idle_close_seconds) == (
+        691_200,
+        60,
+    )
+    config = parse_boards(
+        {
+            "defaults": {"dedup_seconds": 3600},
+            "boards": {"x": {"idle_close_seconds": 0}, "y": {"dedup_seconds": 0}},
+        }
+    )
+    assert (config.for_board("x").dedup_seconds, config.for_board("x").idle_close_seconds) == (
+        3600,
+        0,
+    )
+    assert (config.for_board("y").dedup_seconds, config.for_board("y").idle_close_seconds) == (
+        0,
+        60,
+    )
 
 
 def test_board_inherits_from_defaults_table() -> None:
@@ -73,6 +98,14 @@ def test_board_inherits_from_defaults_table() -> None:
         ),
         ({"defaults": {"grace_seconds": -1}}, "defaults.grace_seconds: must be an integer >= 0"),
         ({"defaults": {"retain": 1.5}}, "defaults.retain: must be an integer >= 0"),
+        (
+            {"defaults": {"dedup_seconds": -1}},
+            "defaults.dedup_seconds: must be an integer >= 0",
+        ),
+        (
+            {"boards": {"x": {"idle_close_seconds": "60"}}},
+            "boards.x.idle_close_seconds: must be an integer >= 0",
+        ),
         ({"max_future_seconds": "10"}, "max_future_seconds: must be an integer >= 0"),
         (
             {"boards": {"x": {"agregate": "sum"}}},

@@ -52,25 +52,33 @@ def test_mixed_file_folds_to_reference(
     again = run_replay("--boards", str(BOARDS), "--now", now, stdin=body)
     assert again.stdout == first.stdout, "replay must be deterministic"
 
-    # One dead letter per invalid line (blank lines are skipped, not dead-lettered).
+    # The records fold to the reference's standings, and windows close with its standings,
+    # the last ones at the end of the input: --now is an idle close of every board.
+    config = load_boards(BOARDS)
+    ref = Reference(config, cfg.effective_now_ms)
+    expected_closes = []
+    too_old = []
+    for number, (_kind, line) in enumerate(lines, 1):
+        event = decode_event(line) if line.strip() else None
+        if event is None or isinstance(event, Rejection):
+            continue
+        outcome, _touched, closed = ref.apply(event)
+        expected_closes += closed
+        if outcome == "too_old":
+            too_old.append(number)
+    expected_closes += ref.idle_all(cfg.effective_now_ms)
+    assert too_old, "the sample's very late events must reach past the dedup horizon"
+
+    # One dead letter per invalid line (blank lines are skipped, not dead-lettered) and
+    # per event behind the dedup horizon.
     dead = [json.loads(line) for line in dlq.read_text().splitlines()]
     invalid_lines = [
         n for n, (kind, _) in enumerate(lines, 1) if kind in INVALID_KINDS and kind != "blank"
     ]
-    assert [d["line"] for d in dead] == invalid_lines
+    assert [d["line"] for d in dead] == sorted(invalid_lines + too_old)
+    assert [d["line"] for d in dead if d["reason"] == "too_old"] == too_old
     assert all(d["reason"] and d["detail"] for d in dead)
     assert dead[0]["raw"] == "User Score Update" and dead[0]["reason"] == "bad_json"
-
-    # The records fold to the reference's standings, and windows close with its standings.
-    config = load_boards(BOARDS)
-    ref = Reference(config, cfg.effective_now_ms)
-    expected_closes = []
-    for _kind, line in lines:
-        event = decode_event(line) if line.strip() else None
-        if event is None or isinstance(event, Rejection):
-            continue
-        _outcome, _touched, closed = ref.apply(event)
-        expected_closes += closed
     records = [json.loads(line) for line in first.stdout.splitlines()]
     folded = Folded().extend(records)
     assert set(folded.tops) <= set(ref.events)
@@ -118,4 +126,6 @@ def test_blank_lines_skipped_and_line_numbers_count_them(tmp_path: Path) -> None
     )
     assert result.returncode == 0
     assert [json.loads(x)["line"] for x in dlq.read_text().splitlines()] == [4]
-    assert len(result.stdout.splitlines()) == 3  # daily, weekly and all entries for "u"
+    types = [json.loads(x)["type"] for x in result.stdout.splitlines()]
+    # daily, weekly and all entries for "u"; then --now, long after 1970, closes two windows
+    assert types == ["rank_change"] * 3 + ["window_closed"] * 2

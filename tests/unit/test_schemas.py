@@ -171,6 +171,7 @@ def test_reason_codes_are_the_stable_set() -> None:
         "missing_field",
         "invalid_field",
         "future",
+        "too_old",
     } == REASONS
     assert {r.value for r in Reason} == REASONS
 
