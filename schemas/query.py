@@ -1,8 +1,11 @@
 """Response models of the query API (contract section 7). The HTTP layer builds its JSON
-from these, and ``make schemas`` exports them, so the docs, the schema files and the
-answers cannot drift apart."""
+from these, ``make schemas`` exports them and ``/openapi.json`` is generated from them
+(streams/api/openapi.py), so the docs, the schema files, the document and the answers
+cannot drift apart."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,7 +32,10 @@ class WindowOut(_Out):
     closes_at: str | None = Field(
         description="window_end + grace: when the watermark closes it; null for all"
     )
-    open: bool = Field(description="false for a retained closed window")
+    open: bool = Field(
+        description="false for a retained closed window; true for an open one, including the "
+        "current window before its first event"
+    )
 
 
 class BoardPageOut(WindowOut):
@@ -56,8 +62,8 @@ class UserRankOut(WindowOut):
 
 
 class UserRanksOut(WindowOut):
-    """``GET /boards/{board}/{window}/users?ids=a,b``: ``null`` rank and score for a user
-    with no score in the window."""
+    """``GET /boards/{board}/{window}/users?ids=a,b`` (or ``?id=a&id=b``): ``null`` rank and
+    score for a user with no score in the window."""
 
     board: str = Field(description="the board")
     size: int = Field(ge=0, description="number of users with a score in the window")
@@ -81,7 +87,14 @@ class BoardOut(_Out):
     top: int = Field(description="K, the size of the top-K the push topic reports")
     timezone: str = Field(description="IANA time zone of the calendar windows")
     windows: list[str] = Field(description="the board's window kinds")
-    open: list[WindowOut] = Field(description="open windows, latest first per kind")
+    current: list[WindowOut] = Field(
+        description="per kind (daily, weekly, all), the window that contains the wall clock in "
+        "the board's time zone: what a query without period answers, empty until its first event"
+    )
+    open: list[WindowOut] = Field(
+        description="windows the board holds open (with events; yesterday's until its grace "
+        "time has passed), latest first per kind, all last"
+    )
     retained: list[WindowOut] = Field(description="closed windows still queryable")
 
 
@@ -91,8 +104,17 @@ class BoardsOut(_Out):
     boards: list[BoardOut] = Field(description="configured boards and boards with data")
 
 
+class HealthOut(_Out):
+    """``GET /healthz``"""
+
+    status: Literal["ready", "recovering"] = Field(
+        description="ready: the state of every partition this worker owns is recovered"
+    )
+    ready: bool = Field(description="status == ready")
+
+
 class ErrorOut(_Out):
-    """Every 4xx/5xx answer of the API."""
+    """Every error answer of the API (4xx)."""
 
     error: str = Field(description="stable code, e.g. unknown_board, bad_parameter")
     message: str = Field(description="what was wrong, for humans")

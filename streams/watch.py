@@ -10,8 +10,17 @@ It reads the push topic (contract section 3) the way a downstream service would:
 every change is seen once and aborted transactions never), as its own consumer without a
 consumer group (it commits nothing and every partition is assigned to it), starting at the
 end of the topic or, with ``--from-beginning``, at its start. Records are folded with
-:class:`streams.fold.Folded`, and for each board the newest period of each window kind
-(daily, weekly, all) is drawn with its period and ``window_end``.
+:class:`streams.fold.Folded`.
+
+What is drawn follows the wall clock, like the query API without ``period``: for each board
+(those seen on the topic and those in the boards file, ``RANKSTREAM_BOARDS``), each window
+kind it has shows its *current* period, the one that contains the wall clock in the
+board's time zone (from the boards file; UTC and all three kinds for a board not in it),
+``(empty)`` until its first change arrives. When the newest period seen on the topic for
+that kind is another one (yesterday's, its final standings once its ``window_closed``
+came), it is drawn too, before the current one and marked ``(closed)`` or
+``(previous)``. At the end of a current window (local midnight) the screen moves to the
+new period by itself, with no record needed.
 
 On a terminal the screen is cleared and redrawn, at most ~5 times a second and only when
 something changed; a user whose rank improved since the previous frame is marked ``▲n``
@@ -39,6 +48,9 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from .cliargs import add_kafka_options, describe_error, fail, positive_int, settings_for
+from .engine.config import BoardsConfig
+from .engine.query import current_windows
+from .engine.timefmt import format_ms
 from .fold import Folded, WindowKey
 
 if TYPE_CHECKING:
@@ -65,6 +77,7 @@ class WatchView:
     window_end: dict[WindowKey, str | None] = field(default_factory=dict)
     records: int = 0
     skipped: int = 0
+    config: BoardsConfig = field(default_factory=BoardsConfig)  # time zones and kinds
 
     def apply_raw(self, value: bytes | None) -> bool:
         """Fold one message value; False (and counted as skipped) when it is no push record."""
@@ -92,6 +105,38 @@ class WatchView:
         keys = [key for key in self.folded.latest().values() if not boards or key[0] in boards]
         return sorted(keys, key=lambda k: (k[0], _WINDOW_ORDER.get(k[1], 9), k[1]))
 
+    def at(self, now_ms: int, boards: Collection[str] = ()) -> list[tuple[WindowKey, str]]:
+        """The windows to draw at wall clock ``now_ms``, each with a label ("" for a
+        current window): per board and kind the current period, after the newest earlier
+        period seen on the topic (``previous``, or ``closed``) and before a later one
+        (``next``: events may be a little ahead of the wall clock)."""
+        seen: dict[tuple[str, str], set[str]] = {}
+        for board, kind, period in (*self.folded.tops, *self.folded.closed):
+            if period is not None:
+                seen.setdefault((board, kind), set()).add(period)
+        names = {b for b, _ in seen} | {b for b, _, _ in self.folded.tops} | set(self.config.boards)
+        shown: list[tuple[WindowKey, str]] = []
+        for board in sorted(set(boards) if boards else names):
+            for window in current_windows(self.config.for_board(board), now_ms):
+                key: WindowKey = (board, window.kind, window.period)
+                if window.end is not None:
+                    self.window_end.setdefault(key, format_ms(window.end))
+                periods = seen.get((board, window.kind), set())
+                now = window.period or ""
+                earlier = max((p for p in periods if p < now), default=None)
+                later = max((p for p in periods if p > now), default=None)
+                if earlier is not None:
+                    old: WindowKey = (board, window.kind, earlier)
+                    shown.append((old, "closed" if old in self.folded.closed else "previous"))
+                shown.append((key, ""))
+                if later is not None:
+                    shown.append(((board, window.kind, later), "next"))
+        return shown
+
+    def rollover(self, now_ms: int, boards: Collection[str] = ()) -> tuple[WindowKey, ...]:
+        """The current windows at ``now_ms``: when this changes, the screen must be redrawn."""
+        return tuple(key for key, label in self.at(now_ms, boards) if not label)
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -107,10 +152,13 @@ def render_frame(
     color: bool = False,
     boards: Collection[str] = (),
     title: str = "",
+    now_ms: int | None = None,
 ) -> Frame:
     """Draw the top ``limit`` of each current window; mark users whose rank improved since
     ``previous`` (the ``shown`` of the last frame). A window absent from ``previous`` gets
-    no marks: everything in it would be "new"."""
+    no marks: everything in it would be "new". ``now_ms`` (the wall clock) picks the
+    current windows as :meth:`WatchView.at` says; without it, the newest period seen of
+    each kind is drawn."""
 
     def style(code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if color else text
@@ -123,18 +171,23 @@ def render_frame(
         f"{view.records} records, {len(view.folded.tops)} windows, "
         f"{len(view.folded.closed)} closed" + (f", {view.skipped} skipped" if view.skipped else "")
     )
-    keys = view.current(boards)
+    if now_ms is None:
+        keys = [
+            (key, "closed" if key in view.folded.closed else "") for key in view.current(boards)
+        ]
+    else:
+        keys = view.at(now_ms, boards)
     if not keys:
         lines.append("(waiting for rank changes)")
-    for key in keys:
+    for key, label in keys:
         board, window, period = key
         if period is None:
             heading = f"{board} / {window}"
         else:
             end = view.window_end.get(key) or "?"
             heading = f"{board} / {window}  period {period}  ends {end}"
-        if key in view.folded.closed:
-            heading += "  (closed)"
+        if label:
+            heading += f"  ({label})"
         lines.append("")
         lines.append(style(_BOLD, heading))
         before = None if previous is None else previous.get(key)
@@ -185,8 +238,14 @@ async def watch(
     max_seconds: float | None = None,
     min_interval: float = 0.2,
     clock: Callable[[], float] = time.monotonic,
+    options: Mapping[str, Any] | None = None,
+    config: BoardsConfig | None = None,
+    wall_ms: Callable[[], int] | None = None,
 ) -> WatchView:
     """Consume ``topic`` and redraw until cancelled or ``max_seconds`` have passed.
+
+    ``wall_ms`` (the wall clock in epoch ms) makes the frames show the current windows of
+    ``config``'s boards and move on at each window's end; without it, the newest periods.
 
     The last state is always drawn before returning (when it changed since the last frame),
     so a bounded run ends with a complete frame.
@@ -196,11 +255,11 @@ async def watch(
     out = sys.stdout if out is None else out
     tty = out.isatty() if tty is None else tty
     screen = _Screen(out, tty)
-    view = WatchView()
+    view = WatchView(config=config or BoardsConfig())
     title = f"rankstream watch: {topic} on {bootstrap}" + ("  (Ctrl-C to quit)" if tty else "")
     deadline = None if max_seconds is None else clock() + max_seconds
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **{**(options or {}), "bootstrap_servers": bootstrap},  # options: security
         group_id=None,
         enable_auto_commit=False,
         isolation_level="read_committed",
@@ -210,9 +269,14 @@ async def watch(
     last_draw = float("-inf")
     dirty = True
 
+    now_ms = None if wall_ms is None else wall_ms()
+    periods = None if now_ms is None else view.rollover(now_ms, boards)
+
     def redraw() -> None:
         nonlocal previous, last_draw, dirty
-        frame = render_frame(view, previous, limit=limit, color=tty, boards=boards, title=title)
+        frame = render_frame(
+            view, previous, limit=limit, color=tty, boards=boards, title=title, now_ms=now_ms
+        )
         screen.draw(frame.text)
         previous, last_draw, dirty = frame.shown, clock(), False
 
@@ -238,6 +302,11 @@ async def watch(
                 for message in messages:
                     view.apply_raw(message.value)
                     dirty = True
+            if wall_ms is not None:  # a window ended (midnight): draw the new period
+                now_ms = wall_ms()
+                now_periods = view.rollover(now_ms, boards)
+                dirty = dirty or now_periods != periods
+                periods = now_periods
             if dirty and clock() - last_draw >= min_interval:
                 redraw()
         if dirty:
@@ -296,11 +365,15 @@ def add_parser(
 
 
 def _run_watch(args: argparse.Namespace) -> int:
+    from .engine.config import ConfigError, load_boards
+    from .kafka_clients import kafka_options
     from .settings import SettingsError
 
     try:
         settings = settings_for(args)
-    except SettingsError as exc:
+        options = kafka_options(settings)
+        config = load_boards(settings.boards)
+    except (SettingsError, ConfigError) as exc:
         return fail(str(exc))
     bootstrap = args.bootstrap or settings.kafka_bootstrap
     topic = args.topic or settings.changes_topic
@@ -311,6 +384,9 @@ def _run_watch(args: argparse.Namespace) -> int:
         limit=args.limit,
         boards=frozenset(args.board),
         max_seconds=args.max_seconds,
+        options=options,
+        config=config,
+        wall_ms=lambda: time.time_ns() // 1_000_000,
     )
     try:
         asyncio.run(coro)

@@ -25,6 +25,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 
+from ..kafka_clients import kafka_options
 from ..settings import Settings
 from ..topics import led_partitions
 
@@ -87,7 +88,7 @@ async def _follow(settings: Settings, hub: Hub, idle_s: float) -> None:
     """Read from ``REWIND_S`` ago until nobody has watched for ``idle_s``."""
     topic = settings.changes_topic
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **kafka_options(settings),
         group_id=None,
         isolation_level="read_committed",
         enable_auto_commit=False,
@@ -126,7 +127,7 @@ async def _follow(settings: Settings, hub: Hub, idle_s: float) -> None:
 async def _partitions(settings: Settings) -> list[int]:
     """The push topic's partitions (a consumer that assigns them itself has no metadata of
     a topic until it asks for it, and has no public way to ask)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(settings))
     await admin.start()
     try:
         [found] = await admin.describe_topics([settings.changes_topic])

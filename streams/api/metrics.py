@@ -16,7 +16,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from ..ranker import Counts
 
-OUTCOMES = ("applied", "duplicate", "invalid", "late")
+OUTCOMES = ("applied", "duplicate", "invalid", "late", "too_old")
 
 
 class _Collector:

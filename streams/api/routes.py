@@ -4,27 +4,35 @@ Queries read the engine of the board's partition through its write-back store, s
 the state *including* the batch being processed (events applied, push records perhaps not
 yet acknowledged); a query runs without awaiting, so it never sees half an event. Under
 at-least-once that state is what a restart reproduces, as the same input is applied again.
+
+Parameters are parsed by the models of :mod:`.params` before anything else (a bad one is a
+400 before any forwarding); the operations and their models are :data:`.openapi.OPERATIONS`,
+which is also ``/openapi.json``; errors become JSON in :mod:`.errors`. "Now" is ``clock()``
+(wall clock, epoch ms), injectable for tests.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from importlib import resources
-from typing import Any
+from importlib import metadata, resources
+from typing import Any, TypeVar
 
 import aiohttp
 import faust
-from faust.web import Request, Response, View
+from aiohttp import web
+from faust.web import Request, View
+from pydantic import BaseModel, ValidationError
 
 from schemas.query import (
     BoardOut,
     BoardPageOut,
     BoardsOut,
     EntryOut,
-    ErrorOut,
+    HealthOut,
     UserRankItem,
     UserRankOut,
     UserRanksOut,
@@ -37,41 +45,51 @@ from ..engine.core import Engine
 from ..engine.events import WindowRef
 from ..engine.query import QueryError
 from ..engine.timefmt import format_ms
-from ..engine.windows import Calendar
 from ..ranker import Ranker
 from ..settings import Settings
+from .errors import UNAVAILABLE, Unavailable, json_errors
 from .live import Hub, run_push_consumer, sse_response
 from .metrics import metrics_text
+from .openapi import OPERATIONS, document
 from .owners import ANSWERED_BY, FORWARDED, Owners
+from .params import (
+    BoardPath,
+    BoardsParams,
+    NoParams,
+    PageParams,
+    Params,
+    UserParams,
+    UserPath,
+    UsersParams,
+    WindowPath,
+    parse_path,
+    parse_query,
+)
 
 log = logging.getLogger(__name__)
-DEFAULT_LIMIT = 100
-Handler = Callable[[View, Request], Awaitable[Response]]
+Handler = Callable[[Request], Awaitable[web.StreamResponse]]
+Clock = Callable[[], int]
+P = TypeVar("P", bound=BaseModel)
+Q = TypeVar("Q", bound=Params)
 
 
-def _wall_ms() -> int:
+#: Room for the longest valid request: 100 user ids of 128 characters, each up to 4 bytes
+#: of UTF-8 percent-encoded (x3) with its ``&id=`` (~154 KiB), a user in the path, a period.
+MAX_REQUEST_LINE = 256 * 1024
+
+
+def wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _int_param(request: Request, name: str, default: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or len(raw) > 12:
-        raise QueryError(
-            400, "bad_parameter", f"{name}: must be a non-negative integer, not {raw!r}"
-        )
-    return int(raw)
-
-
-def _error(view: View, status: int, code: str, message: str) -> Response:
-    return view.json(
-        ErrorOut(error=code, message=message, status=status).model_dump(), status=status
+def _json(model: BaseModel, status: int = 200) -> web.Response:
+    return web.Response(
+        body=model.model_dump_json().encode(), status=status, content_type="application/json"
     )
 
 
 class Api:
-    """State shared by the views: the ranker's engines, ownership, the live hub."""
+    """State shared by the views: the ranker's engines, ownership, the live hub, the clock."""
 
     def __init__(
         self,
@@ -81,6 +99,7 @@ class Api:
         config: BoardsConfig,
         owners: Owners,
         hub: Hub,
+        clock: Clock = wall_ms,
     ) -> None:
         self.app = app
         self.ranker = ranker
@@ -88,6 +107,7 @@ class Api:
         self.config = config
         self.owners = owners
         self.hub = hub
+        self.clock = clock
 
     def ready(self) -> bool:
         recovery = self.app.tables.recovery  # type: ignore[attr-defined]
@@ -103,7 +123,7 @@ class Api:
             return None
         return self.ranker.engine_for(partition)
 
-    def window_out(self, board: str, window: WindowRef, is_open: bool) -> dict[str, Any]:
+    def window_out(self, board: str, window: WindowRef, is_open: bool) -> WindowOut:
         grace = self.config.for_board(board).grace_seconds * 1000
         return WindowOut(
             window=window.kind,
@@ -112,27 +132,21 @@ class Api:
             window_end=None if window.end is None else format_ms(window.end),
             closes_at=None if window.end is None else format_ms(window.end + grace),
             open=is_open,
-        ).model_dump()
+        )
 
-    def resolve(
-        self, engine: Engine, board: str, kind: str, period: str | None
-    ) -> tuple[WindowRef, bool]:
-        now_window = None
+    def board_out(self, engine: Engine | None, board: str) -> BoardOut:
+        """The board's settings and windows; without its engine (owner unknown right now)
+        the current windows still follow from its configuration and the clock."""
         cfg = self.config.for_board(board)
-        if kind in cfg.windows and kind != "all":
-            now_window = Calendar(cfg.timezone, cfg.week_start).window(kind, _wall_ms())
-        window = query.resolve(engine, board, kind, period, now_window)
-        info = query.board_windows(engine, board)
-        return window, window in info.open or window == now_window
-
-    def board_out(self, engine: Engine | None, board: str) -> dict[str, Any]:
-        cfg = self.config.for_board(board)
-        opened: list[dict[str, Any]] = []
-        retained: list[dict[str, Any]] = []
+        now = self.clock()
         if engine is not None and engine.known(board):
-            info = query.board_windows(engine, board)
+            info = query.board_windows(engine, board, now)
+            current = [self.window_out(board, w, info.is_open(w)) for w in info.current]
             opened = [self.window_out(board, w, True) for w in info.open]
             retained = [self.window_out(board, w, False) for w in info.closed]
+        else:
+            current = [self.window_out(board, w, True) for w in query.current_windows(cfg, now)]
+            opened, retained = [], []
         return BoardOut(
             board=board,
             aggregate=cfg.aggregate,
@@ -140,13 +154,14 @@ class Api:
             top=cfg.top,
             timezone=cfg.timezone,
             windows=list(cfg.windows),
+            current=current,
             open=opened,
             retained=retained,
-        ).model_dump()
+        )
 
-    def local_boards(self) -> dict[str, dict[str, Any]]:
+    def local_boards(self) -> dict[str, BoardOut]:
         """Boards whose partition this worker owns: configured ones and any with state."""
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, BoardOut] = {}
         names = set(self.config.boards)
         if not self.ready():
             return found
@@ -160,16 +175,31 @@ class Api:
                 found[name] = self.board_out(engine, name)
         return found
 
-    async def forward(self, view: View, request: Request, board: str) -> Response | None:
+    async def peer_boards(self, url: str) -> list[BoardOut]:
+        """The boards another worker owns (``/boards?scope=local``); none when it does not
+        answer or answers something else."""
+        session: aiohttp.ClientSession = self.app.http_client
+        try:
+            async with session.get(
+                url + "/boards?scope=local", timeout=aiohttp.ClientTimeout(total=5)
+            ) as response:
+                if response.status != 200:
+                    raise ValueError(f"status {response.status}")
+                return BoardsOut.model_validate_json(await response.read()).boards
+        except (TimeoutError, aiohttp.ClientError, ValueError, ValidationError) as exc:
+            log.warning("boards: worker %s did not answer: %s", url, exc)
+            return []
+
+    async def forward(self, request: Request, board: str) -> web.StreamResponse | None:
         """Answer from the owner of ``board`` when that is another worker; None: local."""
         partition = self.owners.partition(board)
         if self.owners.owns(partition):
             return None
         if request.headers.get(FORWARDED):
-            return _error(view, 503, "unavailable", "partition is moving; retry shortly")
+            raise Unavailable("partition is moving; retry shortly")
         owner = self.owners.owner_url(partition)
         if owner is None or owner == self.owners.own_url():
-            return _error(view, 503, "unavailable", "no worker owns this board yet; retry shortly")
+            raise Unavailable("no worker owns this board yet; retry shortly")
         url = owner + str(request.rel_url)
         session: aiohttp.ClientSession = self.app.http_client
         try:
@@ -177,162 +207,167 @@ class Api:
                 url, headers={FORWARDED: "1"}, timeout=aiohttp.ClientTimeout(total=10)
             ) as response:
                 body = await response.read()
-                return view.bytes(
-                    body,
-                    content_type=response.content_type,
-                    status=response.status,
-                    headers={ANSWERED_BY: owner},
-                )
+                status, content_type = response.status, response.content_type
+                retry_after = response.headers.get("Retry-After", "1")
         except (TimeoutError, aiohttp.ClientError) as exc:
-            return _error(view, 503, "unavailable", f"owner {owner} did not answer: {exc}")
+            raise Unavailable(f"owner {owner} did not answer: {exc!r}") from None
+        if status >= 500:  # an owner that fails is, to this client, an owner not answering
+            raise Unavailable(f"owner {owner} answered {status}; retry shortly")
+        headers = {ANSWERED_BY: owner}
+        if status == UNAVAILABLE:
+            headers["Retry-After"] = retry_after
+        return web.Response(body=body, status=status, content_type=content_type, headers=headers)
 
 
-def _board_query(api: Api, answer: Callable[[View, Request, Engine, str], Response]) -> Handler:
-    """A view body for one board: forwarded to the owner, errors as JSON."""
+def _board_query(
+    api: Api,
+    path_model: type[P],
+    params_model: type[Q],
+    answer: Callable[[Engine, P, Q], BaseModel],
+) -> Handler:
+    """A view body for one board: parameters checked, forwarded to the owner, answered."""
 
-    async def handler(view: View, request: Request) -> Response:
-        board = request.match_info["board"]
-        forwarded = await api.forward(view, request, board)
+    async def handler(request: Request) -> web.StreamResponse:
+        path = parse_path(path_model, request.match_info)
+        params = parse_query(params_model, request.query)
+        board: str = path.board  # type: ignore[attr-defined]
+        forwarded = await api.forward(request, board)
         if forwarded is not None:
             return forwarded
         engine = api.local_engine(board)
         if engine is None:
-            return _error(view, 503, "unavailable", "partition is moving; retry shortly")
-        try:
-            return answer(view, request, engine, board)
-        except QueryError as exc:
-            return _error(view, exc.status, exc.code, exc.message)
+            raise Unavailable("partition is moving or recovering; retry shortly")
+        return _json(answer(engine, path, params))
 
     return handler
 
 
 def register_api(
-    app: faust.App, ranker: Ranker, settings: Settings, config: BoardsConfig, by_board: str
+    app: faust.App,
+    ranker: Ranker,
+    settings: Settings,
+    config: BoardsConfig,
+    by_board: str,
+    clock: Clock = wall_ms,
 ) -> None:
     """Add the query API, live page, health and metrics to ``app``'s web server."""
     table = app.tables["state"]
     owners = Owners(app, by_board, table.changelog_topic.get_topic_name(), settings.partitions)
     hub = Hub()
-    api = Api(app, ranker, settings, config, owners, hub)
-    # The page owns "/": drop faust's production index blueprint, which mounts there too.
-    enabled = app.web.blueprints._enabled
-    enabled[:] = [(prefix, bp) for prefix, bp in enabled if prefix != ""]
+    api = Api(app, ranker, settings, config, owners, hub, clock)
+    # Only our routes: faust's built-in blueprints (its index page on "/", which the live
+    # page owns, and the /router and /table introspection views) are dropped.
+    app.web.blueprints._enabled.clear()
+    web_app: web.Application = app.web.web_app  # type: ignore[attr-defined]
+    web_app.middlewares.append(json_errors)
 
-    def window_page(view: View, request: Request, engine: Engine, board: str) -> Response:
-        kind = request.match_info["window"]
-        window, is_open = api.resolve(engine, board, kind, request.query.get("period"))
-        offset = _int_param(request, "offset", 0)
-        limit = _int_param(request, "limit", DEFAULT_LIMIT)
-        entries = query.page(engine, board, window, offset, limit)
-        return view.json(
-            BoardPageOut(
-                board=board,
-                **api.window_out(board, window, is_open),
-                size=query.window_size(engine, board, window),
-                offset=offset,
-                limit=limit,
-                entries=[EntryOut(rank=e.rank, user=e.user, score=e.score) for e in entries],
-            ).model_dump()
+    def window_page(engine: Engine, path: WindowPath, params: PageParams) -> BoardPageOut:
+        board = path.board
+        window, is_open = query.resolve(engine, board, path.window, params.period, api.clock())
+        entries = query.page(engine, board, window, params.offset, params.limit)
+        return BoardPageOut(
+            board=board,
+            **api.window_out(board, window, is_open).model_dump(),
+            size=query.window_size(engine, board, window),
+            offset=params.offset,
+            limit=params.limit,
+            entries=[EntryOut(rank=e.rank, user=e.user, score=e.score) for e in entries],
         )
 
-    def user_rank(view: View, request: Request, engine: Engine, board: str) -> Response:
-        kind, user = request.match_info["window"], request.match_info["user"]
-        window, is_open = api.resolve(engine, board, kind, request.query.get("period"))
-        found = query.user_rank(engine, board, window, user, _int_param(request, "around", 0))
+    def user_rank(engine: Engine, path: UserPath, params: UserParams) -> UserRankOut:
+        board, user = path.board, path.user
+        window, is_open = query.resolve(engine, board, path.window, params.period, api.clock())
+        found = query.user_rank(engine, board, window, user, params.around)
         if found is None:
             raise QueryError(404, "unknown_user", f"user {user!r} has no score in this window")
-        return view.json(
-            UserRankOut(
-                board=board,
-                **api.window_out(board, window, is_open),
-                user=user,
-                rank=found.rank,
-                score=found.score,
-                size=query.window_size(engine, board, window),
-                neighbors=[
-                    EntryOut(rank=e.rank, user=e.user, score=e.score) for e in found.neighbors
-                ],
-            ).model_dump()
+        return UserRankOut(
+            board=board,
+            **api.window_out(board, window, is_open).model_dump(),
+            user=user,
+            rank=found.rank,
+            score=found.score,
+            size=query.window_size(engine, board, window),
+            neighbors=[EntryOut(rank=e.rank, user=e.user, score=e.score) for e in found.neighbors],
         )
 
-    def users_ranks(view: View, request: Request, engine: Engine, board: str) -> Response:
-        kind = request.match_info["window"]
-        window, is_open = api.resolve(engine, board, kind, request.query.get("period"))
-        ids = [i for i in request.query.get("ids", "").split(",") if i]
+    def users_ranks(engine: Engine, path: WindowPath, params: UsersParams) -> UserRanksOut:
+        board, ids = path.board, params.users
+        window, is_open = query.resolve(engine, board, path.window, params.period, api.clock())
         found = query.users_ranks(engine, board, window, ids)
-        return view.json(
-            UserRanksOut(
-                board=board,
-                **api.window_out(board, window, is_open),
-                size=query.window_size(engine, board, window),
-                users=[
-                    UserRankItem(user=u, rank=f and f.rank, score=f and f.score)
-                    for u, f in zip(ids, found, strict=True)
-                ],
-            ).model_dump()
+        return UserRanksOut(
+            board=board,
+            **api.window_out(board, window, is_open).model_dump(),
+            size=query.window_size(engine, board, window),
+            users=[
+                UserRankItem(user=u, rank=f and f.rank, score=f and f.score)
+                for u, f in zip(ids, found, strict=True)
+            ],
         )
 
-    def board_info(view: View, request: Request, engine: Engine, board: str) -> Response:
-        if not engine.known(board):
-            raise QueryError(
-                404, "unknown_board", f"board {board!r} is not configured and has no data"
-            )
-        return view.json(api.board_out(engine, board))
+    def board_info(engine: Engine, path: BoardPath, params: NoParams) -> BoardOut:
+        query.board_windows(engine, path.board, api.clock())  # 404 for an unknown board
+        return api.board_out(engine, path.board)
 
-    _get(app, "/boards/{board}/{window}/users/{user}", _board_query(api, user_rank))
-    _get(app, "/boards/{board}/{window}/users", _board_query(api, users_ranks))
-    _get(app, "/boards/{board}/{window}", _board_query(api, window_page))
-    _get(app, "/api/boards/{board}", _board_query(api, board_info))
-
-    async def boards(view: View, request: Request) -> Response:
+    async def boards(request: Request) -> web.StreamResponse:
+        params = parse_query(BoardsParams, request.query)
         found = api.local_boards()
-        if request.query.get("scope") != "local":
-            session: aiohttp.ClientSession = app.http_client
-
-            async def fetch(url: str) -> dict[str, Any]:
-                try:
-                    async with session.get(
-                        url + "/boards?scope=local", timeout=aiohttp.ClientTimeout(total=5)
-                    ) as response:
-                        return dict(await response.json())
-                except (TimeoutError, aiohttp.ClientError, ValueError):
-                    log.warning("boards: worker %s did not answer", url)
-                    return {"boards": []}
-
-            for answer in await asyncio.gather(*(fetch(u) for u in owners.peers())):
-                for board in answer.get("boards", []):
-                    found.setdefault(board["board"], board)
+        if params.scope != "local":
+            for answer in await asyncio.gather(*(api.peer_boards(u) for u in owners.peers())):
+                for board in answer:
+                    found.setdefault(board.board, board)
             for name in config.boards:  # configured, owner unknown right now
                 found.setdefault(name, api.board_out(None, name))
-        return view.json(
-            BoardsOut.model_validate({"boards": [found[k] for k in sorted(found)]}).model_dump()
-        )
+        return _json(BoardsOut(boards=[found[k] for k in sorted(found)]))
 
-    async def healthz(view: View, request: Request) -> Response:
+    async def healthz(request: Request) -> web.StreamResponse:
+        parse_query(NoParams, request.query)
         ready = api.ready()
-        body = {"status": "ready" if ready else "recovering", "ready": ready}
-        return view.json(body, status=200 if ready else 503)
+        body = HealthOut(status="ready" if ready else "recovering", ready=ready)
+        response = _json(body, status=200 if ready else UNAVAILABLE)
+        if not ready:
+            response.headers["Retry-After"] = "1"
+        return response
 
-    async def metrics(view: View, request: Request) -> Response:
+    async def metrics(request: Request) -> web.StreamResponse:
+        parse_query(NoParams, request.query)
         body, content_type = metrics_text(
-            ranker.counts, api.ready(), hub.clients, _wall_ms(), ranker.rocksdb_memory()
+            ranker.counts, api.ready(), hub.clients, api.clock(), ranker.rocksdb_memory()
         )
-        return view.bytes(body, content_type=content_type.split(";")[0])
+        return web.Response(body=body, content_type=content_type.split(";")[0])
 
-    async def live(view: View, request: Request) -> Any:
-        return await sse_response(request, hub, request.match_info["board"])
+    openapi_body = json.dumps(document(_version())).encode()
+
+    async def openapi(request: Request) -> web.StreamResponse:
+        parse_query(NoParams, request.query)
+        return web.Response(body=openapi_body, content_type="application/json")
+
+    async def live(request: Request) -> Any:
+        board = parse_path(BoardPath, request.match_info).board
+        return await sse_response(request, hub, board)
 
     static = resources.files("streams.api") / "static"
 
     def asset(name: str, content_type: str) -> Handler:
-        async def serve(view: View, request: Request) -> Response:
-            return view.bytes((static / name).read_bytes(), content_type=content_type)
+        async def serve(request: Request) -> web.StreamResponse:
+            return web.Response(body=(static / name).read_bytes(), content_type=content_type)
 
         return serve
 
-    _get(app, "/boards", boards)
-    _get(app, "/healthz", healthz)
-    _get(app, "/metrics", metrics)
+    handlers: dict[str, Handler] = {
+        "listBoards": boards,
+        "getBoard": _board_query(api, BoardPath, NoParams, board_info),
+        "getWindowPage": _board_query(api, WindowPath, PageParams, window_page),
+        "getUserRank": _board_query(api, UserPath, UserParams, user_rank),
+        "getUsersRanks": _board_query(api, WindowPath, UsersParams, users_ranks),
+        "getHealth": healthz,
+        "getMetrics": metrics,
+        "getOpenApi": openapi,
+    }
+    missing = {op.operation_id for op in OPERATIONS} ^ set(handlers)
+    if missing:
+        raise RuntimeError(f"operations without a handler or document entry: {missing}")
+    for op in OPERATIONS:
+        _get(app, op.path, handlers[op.operation_id])
     _get(app, "/live/{board}", live)
     _get(app, "/", asset("index.html", "text/html"))
     _get(app, "/boards/{board}", asset("board.html", "text/html"))
@@ -344,10 +379,17 @@ def register_api(
         await run_push_consumer(settings, hub)
 
 
+def _version() -> str:
+    try:
+        return metadata.version("rankstream")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
 def _get(app: faust.App, path: str, handler: Handler) -> None:
     class _View(View):
         async def get(self, request: Request, **kwargs: Any) -> Any:
-            return await handler(self, request)
+            return await handler(request)
 
     _View.__name__ = "route" + path.replace("/", "_").replace("{", "").replace("}", "")
     app.page(path)(_View)

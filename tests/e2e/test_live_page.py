@@ -53,14 +53,14 @@ def browser() -> Iterator[webdriver.Chrome]:
         chrome.quit()
 
 
-def event(user: str, score: int) -> bytes:
+def event(user: str, score: int, ago_ms: int = 0) -> bytes:
     return json.dumps(
         {
             "event_id": uuid.uuid4().hex,
             "board": "arena",
             "user": user,
             "score": score,
-            "ts": time.time_ns() // 1_000_000,
+            "ts": time.time_ns() // 1_000_000 - ago_ms,
         }
     ).encode()
 
@@ -93,7 +93,10 @@ def test_events_appear_on_the_live_page(
     job = job_factory(boards=boards)
     base = start_api_worker(job)
     wait_ready(base, job)
-    # Some standings first, so that the page has a board to show and movers to shift.
+    # Yesterday's standings, then today's, so that the page has a board to show, movers
+    # to shift, and a previous day.
+    produce(job.bootstrap, job.scores, [event("yesterday", 1, ago_ms=86_400_000)])
+    assert wait_for(lambda: get(base + "/boards/arena/all")[1].get("size") == 1, 30)
     produce(job.bootstrap, job.scores, [event(f"player{n}", 10 * n) for n in range(1, 6)])
     assert wait_for(lambda: get(base + "/boards/arena/daily")[1].get("size") == 5, 30)
 
@@ -104,6 +107,9 @@ def test_events_appear_on_the_live_page(
     assert wait_for(lambda: "live" in browser.find_element(By.ID, "status").text, 10)
     meta = browser.find_element(By.CSS_SELECTOR, "#window-daily .meta").text
     assert "period" in meta and "closes at" in meta
+    # The previous day, by the current one: yesterday's standings (final once closed).
+    assert wait_for(lambda: [u for u, _, _ in rows(browser, "daily-previous")] == ["yesterday"], 10)
+    assert "period" in browser.find_element(By.CSS_SELECTOR, "#window-daily-previous .meta").text
 
     # A newcomer jumps to the top of every window: on the page within 2 seconds.
     newcomer = f"newcomer-{uuid.uuid4().hex[:6]}"

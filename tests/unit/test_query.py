@@ -23,7 +23,7 @@ HOUR = 3_600_000
 
 
 def windows_of(engine: Engine, board: str) -> list[WindowRef]:
-    info = query.board_windows(engine, board)
+    info = query.board_windows(engine, board, NOW)
     return [*info.open, *info.closed]
 
 
@@ -107,22 +107,35 @@ def test_errors_name_the_problem() -> None:
     engine = Engine(config, MemoryStore(), lambda: NOW)
     engine.apply(ScoreEvent("e1", "days", "ann", 5, NOW - HOUR))
     engine.apply(ScoreEvent("e2", "free", "bob", 5, NOW - HOUR))
-    daily = query.resolve(engine, "days", "daily", None)
-    assert query.resolve(engine, "days", "daily", daily.period) == daily
-    assert query.resolve(engine, "free", "all", None).kind == "all"
-    assert errors(lambda: query.resolve(engine, "nope", "daily", None)) == (404, "unknown_board")
-    assert errors(lambda: query.resolve(engine, "days", "all", None)) == (404, "unknown_window")
-    assert errors(lambda: query.resolve(engine, "days", "hourly", None)) == (
+    daily, _ = query.resolve(engine, "days", "daily", None, NOW)
+    assert query.resolve(engine, "days", "daily", daily.period, NOW) == (daily, True)
+    assert query.resolve(engine, "free", "all", None, NOW)[0].kind == "all"
+    assert errors(lambda: query.resolve(engine, "nope", "daily", None, NOW)) == (
+        404,
+        "unknown_board",
+    )
+    assert errors(lambda: query.resolve(engine, "days", "all", None, NOW)) == (
         404,
         "unknown_window",
     )
-    assert errors(lambda: query.resolve(engine, "days", "daily", "2001-01-01")) == (
+    assert errors(lambda: query.resolve(engine, "days", "hourly", None, NOW)) == (
+        404,
+        "unknown_window",
+    )
+    assert errors(lambda: query.resolve(engine, "days", "daily", "2001-01-01", NOW)) == (
         404,
         "unknown_period",
     )
-    assert errors(lambda: query.resolve(engine, "quiet", "weekly", None)) == (
+    assert errors(lambda: query.resolve(engine, "free", "all", "2001-01-01", NOW)) == (
         404,
-        "no_open_window",
+        "unknown_period",
+    )
+    # A configured board without events: its current window, open and empty.
+    weekly, is_open = query.resolve(engine, "quiet", "weekly", None, NOW)
+    assert (weekly.period, is_open, query.window_size(engine, "quiet", weekly)) == (
+        "2026-12-28",
+        True,
+        0,
     )
     for call in (
         lambda: query.page(engine, "days", daily, -1, 10),
@@ -134,6 +147,6 @@ def test_errors_name_the_problem() -> None:
     ):
         assert errors(call) == (400, "bad_parameter")
     # A configured board without events is known; asking for made-up boards caches nothing.
-    assert query.board_windows(engine, "days").kinds == ("daily",)
+    assert query.board_windows(engine, "days", NOW).kinds == ("daily",)
     assert engine.known("free") and not engine.known("made-up")
     assert engine.boards() == ["days", "free"]
