@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: help install run replay-example test test-unit test-integration test-e2e lint fmt \
-        schemas schemas-check browser bench bench-engine bench-e2e bench-state bench-query \
-        bench-bridge bench-report redis-up redis-down clean
+        schemas schemas-check docs docs-check browser bench bench-engine bench-e2e bench-state \
+        bench-query bench-bridge bench-report redis-up redis-down clean \
+        docker-up image compose-images test-image
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -32,8 +33,20 @@ replay-example: $(STAMP) ## replay examples/events.jsonl and print the resulting
 	@$(BIN)/python -m streams.show var/replay-changes.jsonl
 	@echo "records: var/replay-changes.jsonl   dead letters: var/replay-dead-letters.jsonl"
 
-test: $(STAMP) lint schemas-check kafka-up rabbitmq-up browser ## everything CI runs (starts Kafka and RabbitMQ)
-	$(BIN)/pytest tests
+test: $(STAMP) lint schemas-check docs-check kafka-up rabbitmq-up browser test-image ## everything CI runs (starts Kafka, RabbitMQ and Docker)
+	$(BIN)/pytest tests --ignore=tests/image
+
+docker-up: ## install (once, apt: docker.io, debootstrap, docker-compose) and start Docker
+	@bash deploy/container/docker-up.sh
+
+image: docker-up ## build the rankstream image (rankstream:dev; base image made by debootstrap)
+	@bash deploy/container/build.sh rankstream
+
+compose-images: docker-up kafka-up ## build the compose file's Kafka and RabbitMQ images
+	@bash deploy/container/build.sh kafka rabbitmq
+
+test-image: $(STAMP) kafka-up image ## build the image, run a worker container against Kafka, check compose
+	$(BIN)/pytest tests/image
 
 test-e2e: $(STAMP) kafka-up browser ## the browser test of the live page (headless Chromium)
 	$(BIN)/pytest tests/e2e
@@ -62,6 +75,12 @@ schemas: $(STAMP) ## regenerate schemas/*.schema.json from the pydantic models
 schemas-check: $(STAMP) ## fail when schemas/*.schema.json drifted from the models
 	$(BIN)/python -m schemas.export --check
 
+docs: $(STAMP) ## regenerate docs/settings.md from the Settings class
+	$(BIN)/python -m streams.settings_doc
+
+docs-check: $(STAMP) ## fail when docs/settings.md drifted from the Settings class
+	$(BIN)/python -m streams.settings_doc --check
+
 BENCH_GUARANTEE ?= exactly_once
 REDIS_PORT ?= 6390
 
@@ -69,8 +88,10 @@ bench-engine: $(STAMP) ## legs 1 + 4: replay vs json.loads floor at 10k/100k/1M 
 	$(BIN)/python -m bench.engine_bench --sweep --repeat 2 --redis-port $(REDIS_PORT) \
 	  --redis-repeat 1
 
-bench-e2e: $(STAMP) kafka-up ## legs 2 + 3: worker vs raw passthrough, latency at 25/50/80%
-	$(BIN)/python -m bench.e2e_bench --guarantee $(BENCH_GUARANTEE)
+bench-e2e: $(STAMP) kafka-up ## legs 2 + 3: worker vs raw passthrough and Redis, latency; hot board
+	$(BIN)/python -m bench.e2e_bench --guarantee $(BENCH_GUARANTEE) --redis-port $(REDIS_PORT)
+	$(BIN)/python -m bench.e2e_bench --guarantee $(BENCH_GUARANTEE) --event-boards 1 \
+	  --loads 0.5 --json-out bench/results/e2e-hot.json
 
 bench-state: $(STAMP) kafka-up ## legs 5 + 6: cold/warm restart, RSS per user, flat over rollovers
 	$(BIN)/python -m bench.state_bench --guarantee $(BENCH_GUARANTEE)
@@ -86,7 +107,7 @@ bench-report: $(STAMP) ## the table, bench/results/summary.json and bench/result
 
 bench: $(STAMP) kafka-up ## all legs (~20 min; not part of `make test`); BENCH_GUARANTEE=at_least_once to compare
 	@# A leg that fails must show as "not run", not as an older run's figures.
-	rm -f $(addprefix bench/results/,engine.json e2e.json state.json query.json bridge.json)
+	rm -f $(addprefix bench/results/,engine.json e2e.json e2e-hot.json state.json query.json bridge.json)
 	-$(MAKE) --no-print-directory bench-engine
 	-$(MAKE) --no-print-directory bench-e2e
 	-$(MAKE) --no-print-directory bench-state

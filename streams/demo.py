@@ -43,7 +43,7 @@ import asyncio
 import random
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -136,11 +136,18 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-async def ensure_topic(bootstrap: str, topic: str, partitions: int, replication: int) -> bool:
-    """Create ``topic`` unless it exists; True when this call created it."""
+async def ensure_topic(
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    replication: int,
+    options: Mapping[str, Any] | None = None,
+) -> bool:
+    """Create ``topic`` unless it exists; True when this call created it. ``options``: the
+    connection's security (:func:`streams.kafka_clients.kafka_options`)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**{**(options or {}), "bootstrap_servers": bootstrap})
     try:
         await admin.start()
         response = await admin.create_topics([NewTopic(topic, partitions, replication)])
@@ -167,6 +174,7 @@ async def produce(
     replication: int = 1,
     on_progress: Callable[[DemoStats], None] | None = None,
     stats: DemoStats | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> DemoStats:
     """Send ``messages`` to ``topic`` at ``rate`` per second, for ``duration`` s or forever.
 
@@ -176,11 +184,14 @@ async def produce(
     """
     from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 
-    await ensure_topic(bootstrap, topic, partitions, replication)
+    await ensure_topic(bootstrap, topic, partitions, replication, options)
     pacer = Pacer(rate)
     limit = None if duration is None else pacer.count_by(duration)
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=linger_ms, acks="all", enable_idempotence=True
+        **{**(options or {}), "bootstrap_servers": bootstrap},
+        linger_ms=linger_ms,
+        acks="all",
+        enable_idempotence=True,
     )
     stats = DemoStats() if stats is None else stats
     pending: list[asyncio.Future[Any]] = []
@@ -279,10 +290,12 @@ def add_parser(
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    from .kafka_clients import kafka_options
     from .settings import SettingsError
 
     try:
         settings = settings_for(args)
+        options = kafka_options(settings)
     except SettingsError as exc:
         return fail(str(exc))
     bootstrap = args.bootstrap or settings.kafka_bootstrap
@@ -314,6 +327,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         replication=settings.replication_factor,
         on_progress=progress,
         stats=stats,
+        options=options,
     )
     try:
         asyncio.run(coro)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
 
@@ -23,12 +25,20 @@ log = logging.getLogger(__name__)
 _FETCH_BYTES = 64 * 1024 * 1024  # above the largest changelog batch (16 MiB)
 
 
-async def restore(store: RocksStore, bootstrap: str, topic: str, partition: int) -> int:
+async def restore(
+    store: RocksStore,
+    bootstrap: str,
+    topic: str,
+    partition: int,
+    *,
+    options: Mapping[str, Any] | None = None,
+) -> int:
     """Apply the changelog from the store's saved position to the last stable offset;
-    returns the number of records applied."""
+    returns the number of records applied. ``options``: the connection's security
+    (:func:`streams.kafka_clients.kafka_options`); ``bootstrap`` wins over theirs."""
     tp = TopicPartition(topic, partition)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **{**(options or {}), "bootstrap_servers": bootstrap},
         group_id=None,
         enable_auto_commit=False,
         isolation_level="read_committed",

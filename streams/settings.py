@@ -19,10 +19,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "env_var", "load_settings"]
+__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "env_var", "load_settings", "redact_url"]
 
 ENV_PREFIX = "RANKSTREAM_"
 
@@ -102,10 +102,35 @@ class Settings(BaseSettings):
         1, ge=1, description="Replication factor of the topics the job creates itself."
     )
     batch_max_events: int = Field(
-        500, ge=1, description="Most score events the worker takes in one processing batch."
+        500,
+        ge=1,
+        description="Ceiling of one processing batch: most score events the intake stage "
+        "takes, and most events the rank stage applies, in one unit (transaction).",
     )
     batch_max_ms: int = Field(
-        100, ge=1, description="Longest the worker waits to fill a batch, in milliseconds."
+        10,
+        ge=1,
+        description="Ceiling of the wait for a batch, in milliseconds: a stage takes what "
+        "is already fetched and never waits longer than this for more (an idle stage hands "
+        "a lone event on at once).",
+    )
+    run_intake: bool = Field(
+        True,
+        description="Whether `rankstream worker` runs the intake (validation) stage inside "
+        "its process; false when the intake runs on its own (`rankstream intake`).",
+    )
+    web_canonical_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="URL other workers use to reach this worker's HTTP server when they "
+        "forward a query for a board it owns (e.g. its pod's stable DNS name); unset: "
+        "http://<web_host>:<web_port>, which only works when web_host is a reachable name.",
+    )
+    web_host: str = Field(
+        "localhost",
+        min_length=1,
+        description="Address the worker's HTTP server (query API, /healthz, /metrics) binds "
+        "to; 0.0.0.0 in a container.",
     )
     producer_linger_ms: int = Field(
         5, ge=0, description="Kafka producer linger.ms: delay to batch outgoing records."
@@ -210,6 +235,70 @@ class Settings(BaseSettings):
         "from 0.2 s up to this), in seconds.",
     )
 
+    # --- Kafka and AMQP security (docs/security.md) ----------------------------------------
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="How every Kafka client of rankstream connects: PLAINTEXT, SSL (TLS), "
+        "SASL_PLAINTEXT (SASL login, no TLS) or SASL_SSL (SASL login over TLS).",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None,
+        description="SASL mechanism; required with SASL_PLAINTEXT and SASL_SSL.",
+    )
+    kafka_sasl_username: str | None = Field(
+        None, min_length=1, description="SASL user name; required with SASL_* protocols."
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        None,
+        description="SASL password (never logged or shown); with SASL_* protocols set "
+        "either this or RANKSTREAM_KAFKA_SASL_PASSWORD_FILE.",
+    )
+    kafka_sasl_password_file: FilePath | None = Field(
+        None,
+        description="File holding the SASL password (e.g. a mounted Kubernetes Secret), read "
+        "when the clients are made; one trailing newline is ignored.",
+    )
+    kafka_ssl_cafile: FilePath | None = Field(
+        None,
+        description="PEM file of the CA certificates that sign the brokers' certificates "
+        "(SSL, SASL_SSL); unset: the system's trusted CAs.",
+    )
+    kafka_ssl_certfile: FilePath | None = Field(
+        None,
+        description="PEM client certificate for mutual TLS (SSL, SASL_SSL); may hold the key too.",
+    )
+    kafka_ssl_keyfile: FilePath | None = Field(
+        None,
+        description="PEM private key (unencrypted) of RANKSTREAM_KAFKA_SSL_CERTFILE.",
+    )
+    kafka_ssl_check_hostname: bool = Field(
+        True,
+        description="Whether a broker's certificate must name the host connected to; turn "
+        "off only for brokers whose certificates lack their addresses.",
+    )
+    rabbitmq_ssl_cafile: FilePath | None = Field(
+        None,
+        description="PEM file of the CA certificates that sign RabbitMQ's certificate "
+        "(amqps:// URLs); unset: the system's trusted CAs.",
+    )
+    rabbitmq_ssl_certfile: FilePath | None = Field(
+        None,
+        description="PEM client certificate for mutual TLS with RabbitMQ (amqps:// URLs); "
+        "may hold the key too.",
+    )
+    rabbitmq_ssl_keyfile: FilePath | None = Field(
+        None,
+        description="PEM private key (unencrypted) of RANKSTREAM_RABBITMQ_SSL_CERTFILE.",
+    )
+    group_instance_id: str | None = Field(
+        None,
+        pattern=_KAFKA_NAME,
+        description="Static membership id of this worker in its consumer groups (e.g. the "
+        "pod name of a StatefulSet): a restarted worker with the same id gets its "
+        "partitions back at once instead of after RANKSTREAM_SESSION_TIMEOUT_S; the intake "
+        "stage uses <id>-intake. Unique per running worker; unset: dynamic membership.",
+    )
+
     @field_validator("kafka_bootstrap")
     @classmethod
     def _check_bootstrap(cls, value: str) -> str:
@@ -248,10 +337,95 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _consistent_security(self) -> Settings:
+        """Security settings that contradict each other, or would be silently ignored, are
+        errors: a client that connects without the TLS or login its operator configured
+        is worse than one that does not start."""
+        problems: list[str] = []
+        protocol = self.kafka_security_protocol
+        uses = f"{env_var('kafka_security_protocol')}={protocol}"
+        sasl, tls = protocol.startswith("SASL_"), protocol.endswith("SSL")
+        given = {name for name in _KAFKA_SASL_FIELDS + _KAFKA_TLS_FIELDS if _is_set(self, name)}
+        if sasl:
+            for name in ("kafka_sasl_mechanism", "kafka_sasl_username"):
+                if name not in given:
+                    problems.append(f"{env_var(name)} is required with {uses}")
+            secrets = {"kafka_sasl_password", "kafka_sasl_password_file"} & given
+            if len(secrets) != 1:
+                problems.append(
+                    f"set exactly one of {env_var('kafka_sasl_password')} and "
+                    f"{env_var('kafka_sasl_password_file')} with {uses} "
+                    f"({'both are' if secrets else 'neither is'} set)"
+                )
+        else:
+            problems += [_unused(name, protocol) for name in _KAFKA_SASL_FIELDS if name in given]
+        if not tls:
+            problems += [_unused(name, protocol) for name in _KAFKA_TLS_FIELDS if name in given]
+        elif self.kafka_ssl_keyfile is not None and self.kafka_ssl_certfile is None:
+            problems.append(f"{env_var('kafka_ssl_keyfile')} needs {env_var('kafka_ssl_certfile')}")
+        amqps = self.rabbitmq_url.startswith("amqps://")
+        for name in _RABBITMQ_TLS_FIELDS:
+            if getattr(self, name) is not None and not amqps:
+                problems.append(
+                    f"{env_var(name)} is set but {env_var('rabbitmq_url')} is not an amqps:// URL"
+                )
+        if self.rabbitmq_ssl_keyfile is not None and self.rabbitmq_ssl_certfile is None:
+            problems.append(
+                f"{env_var('rabbitmq_ssl_keyfile')} needs {env_var('rabbitmq_ssl_certfile')}"
+            )
+        if problems:
+            raise ValueError("\n  ".join(problems))
+        return self
+
+    def __repr_args__(self) -> Any:
+        """The settings without the RabbitMQ URL's password (SecretStr hides the SASL one)."""
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name == "rabbitmq_url" else value
+
     @property
     def bridge_group_id(self) -> str:
         """The bridge's consumer group: ``bridge_group`` or ``<app_id>-bridge``."""
         return self.bridge_group or f"{self.app_id}-bridge"
+
+
+_KAFKA_SASL_FIELDS = (
+    "kafka_sasl_mechanism",
+    "kafka_sasl_username",
+    "kafka_sasl_password",
+    "kafka_sasl_password_file",
+)
+_KAFKA_TLS_FIELDS = ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
+_RABBITMQ_TLS_FIELDS = ("rabbitmq_ssl_cafile", "rabbitmq_ssl_certfile", "rabbitmq_ssl_keyfile")
+#: Fields whose value an error message never repeats.
+_SECRET_FIELDS = frozenset({"kafka_sasl_password"})
+
+
+def _is_set(settings: Settings, name: str) -> bool:
+    return getattr(settings, name) is not None
+
+
+def _unused(name: str, protocol: str) -> str:
+    return (
+        f"{env_var(name)} is set but RANKSTREAM_KAFKA_SECURITY_PROTOCOL={protocol} does not use it"
+    )
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for log lines and error messages
+    (``amqp://guest@localhost:5672/``).
+
+    Split by hand rather than with :func:`urllib.parse.urlsplit`: an unencoded ``/``, ``#``
+    or ``@`` in the password, or a bad port, must still not let any of it through.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    userinfo, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}{sep}{user}@{host}"
 
 
 class SettingsError(ValueError):
@@ -286,6 +460,15 @@ def _describe(exc: ValidationError) -> str:
         # A model-level check has no location; its message names the variables itself.
         name = env_var(loc[0]) if loc and loc[0] in Settings.model_fields else None
         message = error["msg"].removeprefix("Value error, ")
-        got = f" (got {error['input']!r})" if name is not None else ""
+        got = f" (got {_shown(loc[0], error['input'])!r})" if name is not None else ""
         lines.append(f"  {name}: {message}{got}" if name else f"  {message}")
     return "\n".join(lines)
+
+
+def _shown(field: str, value: Any) -> Any:
+    """An invalid value as an error message may repeat it: never a secret."""
+    if field in _SECRET_FIELDS:
+        return "**********"
+    if field == "rabbitmq_url" and isinstance(value, str):
+        return redact_url(value)
+    return value

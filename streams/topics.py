@@ -18,6 +18,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 from aiokafka.errors import KafkaError, KafkaTimeoutError  # type: ignore[import-untyped]
 
+from .kafka_clients import check_kafka, kafka_options
 from .publish import CHANGELOG_BATCH_BYTES
 from .settings import Settings
 
@@ -52,11 +53,14 @@ def wanted_topics(settings: Settings) -> dict[str, dict[str, str]]:
 
 async def ensure_topics(settings: Settings, wait_s: float = 60.0) -> list[str]:
     """Create the missing topics (``settings.partitions`` each); returns their names.
-    Waits up to ``wait_s`` for the broker, saying so, then raises :class:`KafkaError`."""
+    Waits up to ``wait_s`` for the broker, saying so, then raises :class:`KafkaError`;
+    raises :class:`~streams.kafka_clients.SecuritySettingError` at once when the broker
+    refuses the connection's TLS or login, which no wait fixes."""
     deadline = time.monotonic() + wait_s
     delay = 0.5
+    options = kafka_options(settings)
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(**options)
         try:
             await admin.start()
             existing = set(await admin.list_topics())
@@ -73,6 +77,7 @@ async def ensure_topics(settings: Settings, wait_s: float = 60.0) -> list[str]:
             await _until_led(admin, list(wanted_topics(settings)), deadline)
             return [t.name for t in missing]
         except KafkaError as exc:
+            await check_kafka(settings)  # a settings problem ends the wait with its reason
             if time.monotonic() + delay > deadline:
                 raise
             log.warning(

@@ -19,6 +19,18 @@ KAFKA_HOST=localhost
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_BOOTSTRAP="$KAFKA_HOST:$KAFKA_PORT"
+# Secured listeners (deploy/kafka/secured.properties, docs/security.md): on by default for
+# the shared broker on 9092 only, so private brokers of tests keep to their own ports.
+# KAFKA_SECURED=1|0, KAFKA_SASL_SSL_PORT (9094), KAFKA_SSL_PORT (9095).
+if [[ "$KAFKA_PORT" == 9092 ]]; then KAFKA_SECURED="${KAFKA_SECURED:-1}"; else KAFKA_SECURED="${KAFKA_SECURED:-0}"; fi
+KAFKA_SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-9094}"
+KAFKA_SSL_PORT="${KAFKA_SSL_PORT:-9095}"
+TLS_DIR="$VAR_DIR/tls"               # ca.pem (trust this), client.pem/.key (mutual TLS)
+SASL_DIR="$VAR_DIR/sasl"
+SCRAM_USER=rankstream
+SCRAM_PASSWORD_FILE="$SASL_DIR/$SCRAM_USER.password" # generated once, 0600
+SCRAM_STAMP="$VAR_DIR/.scram-user"   # which user/password/data dir the user was made for
+KEYSTORE_PASSWORD=rankstream-local   # of the broker's own PKCS12 keystore (local CA only)
 KAFKA_UP_TIMEOUT="${KAFKA_UP_TIMEOUT:-90}"
 KAFKA_DOWN_TIMEOUT="${KAFKA_DOWN_TIMEOUT:-30}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}"
@@ -39,9 +51,9 @@ kafka_tool() {
   "${TOOL_CMD[@]}" "$@"
 }
 
-# 0 when something accepts TCP connections on localhost:$KAFKA_PORT.
+# 0 when something accepts TCP connections on localhost:${1:-$KAFKA_PORT}.
 port_open() {
-  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$KAFKA_PORT" 2>/dev/null
+  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/${1:-$KAFKA_PORT}" 2>/dev/null
 }
 
 # 0 when a Kafka broker answers admin requests on localhost:$KAFKA_PORT (lists topics).

@@ -4,11 +4,18 @@
 #   - fetches the jars once into deploy/kafka/lib/ (mvn, keyed by a hash of pom.xml)
 #   - formats var/kafka/data once (kafka.tools.StorageTool)
 #   - starts kafka.Kafka in the background; pid in var/kafka/kafka.pid, logs in var/kafka/logs/
+#   - the shared broker also listens with SASL_SSL (SCRAM-SHA-512) on :9094 and mutual TLS
+#     on :9095: certificates in var/kafka/tls/ (deploy/lib/tls.sh), the SCRAM user
+#     "rankstream" with the password in var/kafka/sasl/rankstream.password, both made once;
+#     a broker running without those listeners is restarted once to add them
 # Env: KAFKA_UP_TIMEOUT (s, default 90), KAFKA_HEAP_OPTS (default "-Xms256m -Xmx1g");
-# KAFKA_PORT, KAFKA_CONTROLLER_PORT, KAFKA_VAR_DIR for a private broker (see common.sh).
+# KAFKA_PORT, KAFKA_CONTROLLER_PORT, KAFKA_VAR_DIR for a private broker, KAFKA_SECURED
+# (see common.sh).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/tls.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/tls.sh"
 
 command -v "$JAVA" >/dev/null || { err "java not found (Java 17+ is needed)"; exit 1; }
 
@@ -48,9 +55,53 @@ fetch_jars() {
 }
 
 render_config() {
-  sed -e "s|@DATA_DIR@|$DATA_DIR|g" -e "s|@PORT@|$KAFKA_PORT|g" \
-    -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" "$KAFKA_DIR/server.properties" >"$CONFIG_FILE.tmp"
+  local files=("$KAFKA_DIR/server.properties")
+  [[ "$KAFKA_SECURED" == 1 ]] && files+=("$KAFKA_DIR/secured.properties")
+  cat "${files[@]}" | sed -e "s|@DATA_DIR@|$DATA_DIR|g" -e "s|@PORT@|$KAFKA_PORT|g" \
+    -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" -e "s|@TLS_DIR@|$TLS_DIR|g" \
+    -e "s|@SASL_SSL_PORT@|$KAFKA_SASL_SSL_PORT|g" -e "s|@SSL_PORT@|$KAFKA_SSL_PORT|g" \
+    -e "s|@KEYSTORE_PASSWORD@|$KEYSTORE_PASSWORD|g" >"$CONFIG_FILE.tmp"
   mv "$CONFIG_FILE.tmp" "$CONFIG_FILE"
+}
+
+# The certificates, the broker's keystore and the SCRAM password, each made once.
+ensure_secrets() {
+  [[ "$KAFKA_SECURED" == 1 ]] || return 0
+  tls_ensure "$TLS_DIR" "rankstream kafka"
+  if [[ ! -s "$TLS_DIR/server.p12" || "$TLS_DIR/server.pem" -nt "$TLS_DIR/server.p12" ]]; then
+    openssl pkcs12 -export -in "$TLS_DIR/server.pem" -inkey "$TLS_DIR/server.key" \
+      -certfile "$TLS_DIR/ca.pem" -name localhost -passout "pass:$KEYSTORE_PASSWORD" \
+      -out "$TLS_DIR/server.p12.tmp"
+    mv "$TLS_DIR/server.p12.tmp" "$TLS_DIR/server.p12"
+  fi
+  if [[ ! -s "$SCRAM_PASSWORD_FILE" ]]; then
+    mkdir -p "$SASL_DIR"
+    chmod 700 "$SASL_DIR"
+    (umask 077 && openssl rand -hex 24 >"$SCRAM_PASSWORD_FILE.tmp")
+    mv "$SCRAM_PASSWORD_FILE.tmp" "$SCRAM_PASSWORD_FILE"
+  fi
+}
+
+# What SCRAM_STAMP holds once the user exists: the user, its password and the data dir's
+# own id (a re-formatted data dir has no users).
+scram_want() {
+  { echo "$SCRAM_USER"; cat "$SCRAM_PASSWORD_FILE"; grep '^directory.id=' "$DATA_DIR/meta.properties" 2>/dev/null; } |
+    sha256sum | cut -d' ' -f1
+}
+
+# Create (or re-set) the SCRAM user on a running broker, unless the stamp says it is there.
+ensure_scram_user() {
+  [[ "$KAFKA_SECURED" == 1 ]] || return 0
+  local want
+  want="$(scram_want)"
+  [[ -f "$SCRAM_STAMP" && "$(cat "$SCRAM_STAMP")" == "$want" ]] && return 0
+  log "creating the SCRAM-SHA-512 user $SCRAM_USER"
+  broker_answers # writes $TOOLS_CONFIG
+  kafka_tool org.apache.kafka.tools.ConfigCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
+    --command-config "$TOOLS_CONFIG" --alter --entity-type users --entity-name "$SCRAM_USER" \
+    --add-config "SCRAM-SHA-512=[iterations=4096,password=$(cat "$SCRAM_PASSWORD_FILE")]" \
+    >>"$LOG_DIR/scram.log" 2>&1 || { err "creating the SCRAM user failed"; tail -n 20 "$LOG_DIR/scram.log" >&2; exit 1; }
+  echo "$want" >"$SCRAM_STAMP"
 }
 
 format_storage() {
@@ -63,9 +114,16 @@ format_storage() {
     mv "$CLUSTER_ID_FILE.tmp" "$CLUSTER_ID_FILE"
   fi
   log "formatting $DATA_DIR (cluster id $(cat "$CLUSTER_ID_FILE"))"
-  kafka_tool kafka.tools.StorageTool format --ignore-formatted \
+  local scram=()
+  if [[ "$KAFKA_SECURED" == 1 ]]; then # the SCRAM user from the start (else: ensure_scram_user)
+    scram=(--add-scram "SCRAM-SHA-512=[name=$SCRAM_USER,iterations=4096,password=$(cat "$SCRAM_PASSWORD_FILE")]")
+  fi
+  kafka_tool kafka.tools.StorageTool format --ignore-formatted "${scram[@]}" \
     -t "$(cat "$CLUSTER_ID_FILE")" -c "$CONFIG_FILE" >>"$LOG_DIR/format.log" 2>&1 || {
     err "formatting the storage failed"; tail -n 30 "$LOG_DIR/format.log" >&2; exit 1; }
+  if [[ "$KAFKA_SECURED" == 1 ]]; then
+    scram_want >"$SCRAM_STAMP"
+  fi
 }
 
 start_broker() {
@@ -115,27 +173,41 @@ pid="$(running_pid)"
 if port_open; then
   fetch_jars # the probe runs Kafka's own admin tool
   if broker_answers; then
-    log "already running on $KAFKA_BOOTSTRAP${pid:+ (pid $pid)}"
-    exit 0
-  fi
-  if [[ -z "$pid" ]]; then
+    if [[ "$KAFKA_SECURED" != 1 ]] || port_open "$KAFKA_SASL_SSL_PORT"; then
+      ensure_scram_user
+      log "already running on $KAFKA_BOOTSTRAP${pid:+ (pid $pid)}"
+      exit 0
+    fi
+    if [[ -z "$pid" ]]; then
+      err "the broker on $KAFKA_BOOTSTRAP has no secured listener on :$KAFKA_SASL_SSL_PORT and was not started by this repo; stop it, then run deploy/kafka/up.sh"
+      exit 1
+    fi
+    log "restarting once to open the secured listeners (SASL_SSL :$KAFKA_SASL_SSL_PORT, SSL :$KAFKA_SSL_PORT)"
+    bash "$KAFKA_DIR/down.sh"
+    pid=""
+  elif [[ -z "$pid" ]]; then
     err "port $KAFKA_PORT is taken by a process that does not answer as a Kafka broker"
     (ss -ltnp "sport = :$KAFKA_PORT" 2>/dev/null || true) >&2
     exit 1
+  else
+    log "pid $pid is still starting; waiting"
+    wait_ready
+    ensure_scram_user
+    exit 0
   fi
-  log "pid $pid is still starting; waiting"
-  wait_ready
-  exit 0
 fi
 if [[ -n "$pid" ]]; then
   log "pid $pid is still starting; waiting"
   wait_ready
+  ensure_scram_user
   exit 0
 fi
 
 check_java
 fetch_jars
+ensure_secrets
 render_config
 format_storage
 start_broker
 wait_ready
+ensure_scram_user

@@ -10,6 +10,13 @@ import aio_pika
 import aiormq
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractQueue
 
+from streams.kafka_clients import (
+    SecuritySettingError,
+    amqp_ssl_context,
+    explain_rabbitmq_failure,
+)
+from streams.settings import Settings
+
 from .backoff import redact_url
 from .supervisor import BridgeConfigError, Unavailable
 
@@ -22,14 +29,27 @@ def rabbit_down(url: str, cause: BaseException | str) -> Unavailable:
     return Unavailable(f"RabbitMQ at {redact_url(url)}", "rabbitmq", cause)
 
 
-async def connect(url: str, name: str) -> AbstractConnection:
+async def connect(settings: Settings, name: str) -> AbstractConnection:
     """A plain (not robust) connection: the supervisor owns reconnection, so that every
-    reconnect also resets the Kafka side and no half-alive state survives."""
+    reconnect also resets the Kafka side and no half-alive state survives. TLS for
+    ``amqps://`` URLs (:func:`~streams.kafka_clients.amqp_ssl_context`); a refused login or
+    certificate is a :class:`BridgeConfigError` naming the setting, which no retry fixes."""
+    url = settings.rabbitmq_url
+    try:
+        context = amqp_ssl_context(settings)
+    except SecuritySettingError as exc:
+        raise BridgeConfigError(str(exc)) from None
     try:
         return await aio_pika.connect(
-            url, timeout=_CONNECT_TIMEOUT_S, client_properties={"connection_name": name}
+            url,
+            timeout=_CONNECT_TIMEOUT_S,
+            client_properties={"connection_name": name},
+            ssl_context=context,
         )
     except (aio_pika.exceptions.AMQPError, OSError, TimeoutError) as exc:
+        reason = explain_rabbitmq_failure(settings, exc)
+        if reason is not None:
+            raise BridgeConfigError(reason) from None
         raise rabbit_down(url, exc) from exc
 
 

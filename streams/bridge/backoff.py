@@ -6,7 +6,7 @@ and a deterministic schedule keeps the logs readable ("retry 4 in 1.6s").
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from streams.settings import redact_url  # re-exported: the bridge's log lines use it
 
 __all__ = ["Backoff", "redact_url"]
 
@@ -26,14 +26,3 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempt = 0
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password, for log lines (``amqp://guest@localhost:5672/``)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    netloc = f"{user}@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 from typing import Any
@@ -49,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("aio_pika").setLevel(logging.ERROR)
     try:
         return asyncio.run(bridge(settings))
-    except BridgeConfigError as exc:
+    except (BridgeConfigError, SettingsError) as exc:
         return fail(str(exc), 2)
 
 
@@ -78,14 +77,13 @@ async def bridge(settings: Settings, metrics: BridgeMetrics | None = None) -> in
         ),
     ]
     stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait([*paths, stopper], return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait([*paths, stopper], return_when=asyncio.FIRST_COMPLETED)
     for task in [*paths, stopper]:
         task.cancel()
-    for task in paths:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    for task in done:
-        if task is not stopper and not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
+    # Both paths' outcomes are collected: both may fail at start (e.g. a rejected login).
+    outcomes = await asyncio.gather(*paths, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, asyncio.CancelledError):
+            raise outcome
     log.info("bridge: stopped")
     return 0

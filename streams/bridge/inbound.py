@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 from pamqp.commands import Basic
 
+from streams.kafka_clients import kafka_options
 from streams.settings import Settings
 
 from .amqp import close_quietly, closed_watch, connect, declare_input_queue, rabbit_down
@@ -57,6 +58,7 @@ class Inbound:
     def __init__(self, settings: Settings, metrics: BridgeMetrics) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.kafka_options = kafka_options(settings)  # may raise SecuritySettingError
 
     def _kafka_down(self, cause: BaseException | str) -> Unavailable:
         return kafka_down(self.settings.kafka_bootstrap, cause)
@@ -65,16 +67,16 @@ class Inbound:
         s = self.settings
         # Kafka first: consuming while Kafka is down would only pile up unacked messages.
         producer = AIOKafkaProducer(
-            bootstrap_servers=s.kafka_bootstrap,
+            **self.kafka_options,
             acks="all",
             linger_ms=s.producer_linger_ms,
             request_timeout_ms=_KAFKA_TIMEOUT_MS,
             client_id="rankstream-bridge-in",
         )
-        await start_bounded(producer, s.kafka_bootstrap)
+        await start_bounded(producer, s)
         connection = None
         try:
-            connection = await connect(s.rabbitmq_url, "rankstream-bridge-in")
+            connection = await connect(s, "rankstream-bridge-in")
             try:
                 channel = await connection.channel(publisher_confirms=True)
                 await channel.set_qos(prefetch_count=s.bridge_prefetch)

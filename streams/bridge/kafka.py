@@ -10,7 +10,10 @@ from typing import Any
 
 from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 
-from .supervisor import Unavailable
+from streams.kafka_clients import SecuritySettingError, check_kafka
+from streams.settings import Settings
+
+from .supervisor import BridgeConfigError, Unavailable
 
 #: Longest wait for a Kafka client to start (bootstrap, metadata, group join).
 START_TIMEOUT_S = 30
@@ -20,16 +23,22 @@ def kafka_down(bootstrap: str, cause: BaseException | str) -> Unavailable:
     return Unavailable(f"Kafka at {bootstrap}", "kafka", cause)
 
 
-async def start_bounded(client: Any, bootstrap: str) -> None:
+async def start_bounded(client: Any, settings: Settings) -> None:
     """Start an aiokafka producer or consumer, bounded: against a broker that accepts
-    connections but is not ready yet, aiokafka's ``start()`` can wait forever."""
+    connections but is not ready yet, aiokafka's ``start()`` can wait forever. A failure
+    of the connection's TLS or login (:func:`~streams.kafka_clients.check_kafka`) is a
+    :class:`BridgeConfigError` naming the setting; anything else is retried."""
     try:
         await asyncio.wait_for(client.start(), START_TIMEOUT_S)
     except BaseException as exc:  # cancellation too: never leave a half-started client
         await stop_quietly(client)
         if isinstance(exc, KafkaError | TimeoutError):
+            try:
+                await check_kafka(settings)
+            except SecuritySettingError as problem:
+                raise BridgeConfigError(str(problem)) from None
             cause = exc if isinstance(exc, KafkaError) else "start timed out"
-            raise kafka_down(bootstrap, cause) from exc
+            raise kafka_down(settings.kafka_bootstrap, cause) from exc
         raise
 
 

@@ -29,6 +29,7 @@ from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 from aiokafka.structs import OffsetAndMetadata  # type: ignore[import-untyped]
 from pamqp.commands import Basic
 
+from streams.kafka_clients import kafka_options
 from streams.settings import Settings
 
 from .amqp import close_quietly, closed_watch, connect, rabbit_down
@@ -51,6 +52,7 @@ class Outbound:
     def __init__(self, settings: Settings, metrics: BridgeMetrics) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.kafka_options = kafka_options(settings)  # may raise SecuritySettingError
 
     def _kafka_down(self, cause: BaseException | str) -> Unavailable:
         return kafka_down(self.settings.kafka_bootstrap, cause)
@@ -59,7 +61,7 @@ class Outbound:
         s = self.settings
         run = _Run(self, CommitTracker())
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap,
+            **self.kafka_options,
             group_id=s.bridge_group_id,
             client_id="rankstream-bridge-out",
             enable_auto_commit=False,
@@ -68,10 +70,10 @@ class Outbound:
         )
         consumer.subscribe([s.changes_topic], listener=_Revoked(run))
         run.consumer = consumer
-        await start_bounded(consumer, s.kafka_bootstrap)
+        await start_bounded(consumer, s)
         connection = None
         try:
-            connection = await connect(s.rabbitmq_url, "rankstream-bridge-out")
+            connection = await connect(s, "rankstream-bridge-out")
             try:
                 channel = await connection.channel(publisher_confirms=True)
                 await channel.declare_exchange(s.bridge_exchange, ExchangeType.TOPIC, durable=True)

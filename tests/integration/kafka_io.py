@@ -81,6 +81,17 @@ def reference_tops(config: BoardsConfig, now: int, lines: Iterable[bytes]) -> di
     return {wid: ref.top(wid) for wid in ref.events}
 
 
+def too_old_ids(config: BoardsConfig, now: int, lines: Iterable[bytes]) -> list[str]:
+    """The event ids the reference model refuses as ``too_old`` (behind the dedup horizon)."""
+    ref = Reference(config, now)
+    found = []
+    for line in lines:
+        event = decode_event(line)
+        if not isinstance(event, Rejection) and ref.apply(event)[0] == "too_old":
+            found.append(event.event_id)
+    return found
+
+
 def mismatches(
     seen_changes: list[tuple[int, int, bytes | None, Any]], expected: dict[WindowId, Top]
 ) -> list[WindowId]:

@@ -15,6 +15,7 @@ import pika
 import pytest
 
 from streams.bridge.translate import HEADER_DETAIL, HEADER_QUEUE, HEADER_REASON
+from streams.engine.config import load_boards
 from streams.intake import Rejection, decode_event
 
 from .amqp_io import bind, collect, publish, snippet
@@ -27,7 +28,7 @@ from .bridge_data import (
     is_invalid,
 )
 from .conftest import ROOT, Bridge, Job
-from .kafka_io import consume_until
+from .kafka_io import consume_until, too_old_ids
 
 
 def _wait_for_queue(queue: str, timeout: float = 60) -> None:
@@ -107,8 +108,20 @@ def test_legacy_mode_snippet_unchanged_dead_letters_and_exchange(
     assert all(g.routing_key.startswith("arena.") for g in arena)
     assert len({g.message_id for g in arena}) == len(arena)
 
-    worker_dlq = consume_until(job.bootstrap, [job.dlq], lambda s: len(s[job.dlq]) >= len(future))
-    assert sorted(r["raw"].encode() for *_, r in worker_dlq[job.dlq]) == sorted(future)
+    # The worker's DLQ: the future events as sent, and the events the rank stage found
+    # behind the dedup horizon (too_old), as validated score events.
+    old = too_old_ids(load_boards(BOARDS), now, lines)
+    worker_dlq = consume_until(
+        job.bootstrap, [job.dlq], lambda s: len(s[job.dlq]) >= len(future) + len(old)
+    )
+    by_reason: dict[str, list[Any]] = {}
+    for *_, letter in worker_dlq[job.dlq]:
+        by_reason.setdefault(letter["reason"], []).append(letter["raw"])
+    assert sorted(raw.encode() for raw in by_reason.pop("future")) == sorted(future)
+    assert sorted(json.loads(raw)["event_id"] for raw in by_reason.pop("too_old", [])) == sorted(
+        old
+    )
+    assert not by_reason
 
     metrics = bridge.metrics()
     assert metrics["rankstream_bridge_messages_in_total"] == len(lines) - len(invalid)

@@ -24,7 +24,10 @@ DEFAULTS: list[tuple[str, str, Any]] = [
     ("partitions", "RANKSTREAM_PARTITIONS", 4),
     ("replication_factor", "RANKSTREAM_REPLICATION_FACTOR", 1),
     ("batch_max_events", "RANKSTREAM_BATCH_MAX_EVENTS", 500),
-    ("batch_max_ms", "RANKSTREAM_BATCH_MAX_MS", 100),
+    ("batch_max_ms", "RANKSTREAM_BATCH_MAX_MS", 10),
+    ("run_intake", "RANKSTREAM_RUN_INTAKE", True),
+    ("web_canonical_url", "RANKSTREAM_WEB_CANONICAL_URL", None),
+    ("web_host", "RANKSTREAM_WEB_HOST", "localhost"),
     ("producer_linger_ms", "RANKSTREAM_PRODUCER_LINGER_MS", 5),
     ("commit_interval_s", "RANKSTREAM_COMMIT_INTERVAL_S", 1.0),
     ("session_timeout_s", "RANKSTREAM_SESSION_TIMEOUT_S", 30.0),
@@ -41,6 +44,20 @@ DEFAULTS: list[tuple[str, str, Any]] = [
     ("bridge_group", "RANKSTREAM_BRIDGE_GROUP", None),
     ("bridge_metrics_port", "RANKSTREAM_BRIDGE_METRICS_PORT", 6067),
     ("bridge_retry_max_s", "RANKSTREAM_BRIDGE_RETRY_MAX_S", 5.0),
+    # Kafka and AMQP security (docs/security.md; tests/unit/test_kafka_clients.py)
+    ("kafka_security_protocol", "RANKSTREAM_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),
+    ("kafka_sasl_mechanism", "RANKSTREAM_KAFKA_SASL_MECHANISM", None),
+    ("kafka_sasl_username", "RANKSTREAM_KAFKA_SASL_USERNAME", None),
+    ("kafka_sasl_password", "RANKSTREAM_KAFKA_SASL_PASSWORD", None),
+    ("kafka_sasl_password_file", "RANKSTREAM_KAFKA_SASL_PASSWORD_FILE", None),
+    ("kafka_ssl_cafile", "RANKSTREAM_KAFKA_SSL_CAFILE", None),
+    ("kafka_ssl_certfile", "RANKSTREAM_KAFKA_SSL_CERTFILE", None),
+    ("kafka_ssl_keyfile", "RANKSTREAM_KAFKA_SSL_KEYFILE", None),
+    ("kafka_ssl_check_hostname", "RANKSTREAM_KAFKA_SSL_CHECK_HOSTNAME", True),
+    ("rabbitmq_ssl_cafile", "RANKSTREAM_RABBITMQ_SSL_CAFILE", None),
+    ("rabbitmq_ssl_certfile", "RANKSTREAM_RABBITMQ_SSL_CERTFILE", None),
+    ("rabbitmq_ssl_keyfile", "RANKSTREAM_RABBITMQ_SSL_KEYFILE", None),
+    ("group_instance_id", "RANKSTREAM_GROUP_INSTANCE_ID", None),
 ]
 
 # (variable, value in the environment, expected field value)
@@ -66,10 +83,16 @@ OVERRIDES: list[tuple[str, str, Any]] = [
     ("RANKSTREAM_ROCKSDB_WRITE_BUFFER_MB", "8", 8),
     ("RANKSTREAM_MALLOC_MMAP_THRESHOLD_KB", "0", 0),
     ("rankstream_web_port", "9000", 9000),  # names are case-insensitive
+    ("RANKSTREAM_KAFKA_SSL_CHECK_HOSTNAME", "false", False),
+    ("RANKSTREAM_GROUP_INSTANCE_ID", "rankstream-worker-0", "rankstream-worker-0"),
+    ("RANKSTREAM_RUN_INTAKE", "false", False),
+    ("RANKSTREAM_WEB_HOST", "0.0.0.0", "0.0.0.0"),
+    ("RANKSTREAM_WEB_CANONICAL_URL", "http://w-0.svc:6066", "http://w-0.svc:6066"),
 ]
 
 # (variable, bad value, words the error must contain)
 INVALID: list[tuple[str, str, str]] = [
+    ("RANKSTREAM_WEB_CANONICAL_URL", "w-0.svc:6066", "should match pattern"),
     ("RANKSTREAM_WEB_PORT", "70000", "less than or equal to 65535"),
     ("RANKSTREAM_WEB_PORT", "-1", "greater than or equal to 0"),
     ("RANKSTREAM_WEB_PORT", "http", "valid integer"),
@@ -90,6 +113,15 @@ INVALID: list[tuple[str, str, str]] = [
     ("RANKSTREAM_APP_ID", "x/y", "pattern"),
     ("RANKSTREAM_RABBITMQ_URL", "localhost:5672", "pattern"),
     ("RANKSTREAM_DLQ_TOPIC", "scores", "must name different topics"),
+    ("RANKSTREAM_KAFKA_SECURITY_PROTOCOL", "TLS", "'PLAINTEXT', 'SSL', 'SASL_PLAINTEXT'"),
+    (
+        "RANKSTREAM_KAFKA_SECURITY_PROTOCOL",
+        "SASL_SSL",
+        "RANKSTREAM_KAFKA_SASL_MECHANISM is required",
+    ),
+    ("RANKSTREAM_KAFKA_SASL_USERNAME", "u", "SECURITY_PROTOCOL=PLAINTEXT does not use it"),
+    ("RANKSTREAM_KAFKA_SSL_CAFILE", "/nonexistent/ca.pem", "does not point to a file"),
+    ("RANKSTREAM_GROUP_INSTANCE_ID", "pod/0", "pattern"),
 ]
 
 
