@@ -27,7 +27,7 @@ from .consumer import RankstreamConsumer, consumer_class
 from .engine.config import BoardsConfig, load_boards
 from .idle import CaughtUp
 from .intake_stage import IntakeOptions, IntakeStage, IntakeTopics
-from .kafka_clients import faust_broker_credentials, kafka_options
+from .kafka_clients import faust_broker_credentials, group_instance_id, kafka_options
 from .publish import NotOwned, Outputs, PlainPublisher, Publisher, TransactionalPublisher
 from .ranker import STAGE, Item, Ranker
 from .restore import restore
@@ -141,7 +141,7 @@ def intake_stage(
         session_timeout_ms=int(settings.session_timeout_s * 1000),
         transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
         client=kafka_options(settings),
-        group_instance_id=settings.group_instance_id,
+        group_instance_id=group_instance_id(settings, "intake"),
     )
     topics = IntakeTopics(settings.scores_topic, by_board_topic(settings), settings.dlq_topic)
     return IntakeStage(options, config, topics, wall_clock_ms, on_invalid)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .engine.config import BoardsConfig
     from .settings import Settings
 
 
@@ -63,3 +65,32 @@ def settings_for(args: argparse.Namespace) -> Settings:
 
     given: Settings | None = getattr(args, "_settings", None)
     return given if given is not None else load_settings()
+
+
+def run_job(args: argparse.Namespace, start: Callable[[Settings, BoardsConfig], int]) -> int:
+    """The set-up the stream-job commands (worker, intake) share: settings and boards read
+    once, every topic created, and each failure as one line naming its cause (exit 2 for
+    a setting, e.g. a rejected login or an untrusted certificate; 1 when Kafka does not
+    answer). ``start`` runs the command and returns its exit status."""
+    import asyncio
+
+    from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
+
+    from .engine.config import ConfigError, load_boards
+    from .settings import SettingsError
+    from .topics import ensure_topics
+
+    try:
+        settings = settings_for(args)
+        boards = load_boards(settings.boards)
+    except SettingsError as exc:
+        return fail(str(exc), 2)
+    except ConfigError as exc:
+        return fail(f"RANKSTREAM_BOARDS: {exc}", 2)
+    try:
+        asyncio.run(ensure_topics(settings))
+        return start(settings, boards)
+    except SettingsError as exc:
+        return fail(str(exc), 2)
+    except KafkaError as exc:
+        return fail(f"Kafka at {settings.kafka_bootstrap}: {exc}", 1)

@@ -12,11 +12,13 @@ import asyncio
 import logging
 import signal
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .cliargs import fail, settings_for
-from .engine.config import ConfigError, load_boards
-from .settings import SettingsError
+from .cliargs import run_job
+
+if TYPE_CHECKING:
+    from .engine.config import BoardsConfig
+    from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,30 +35,17 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = settings_for(args)
-        boards = load_boards(settings.boards)
-    except SettingsError as exc:
-        return fail(str(exc), 2)
-    except ConfigError as exc:
-        return fail(f"RANKSTREAM_BOARDS: {exc}", 2)
-    from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
-
-    from .topics import ensure_topics
-
-    logging.basicConfig(
-        level=args.loglevel.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s"
-    )
-    try:
-        asyncio.run(ensure_topics(settings))
+    def start(settings: Settings, boards: BoardsConfig) -> int:
+        logging.basicConfig(
+            level=args.loglevel.upper(),
+            format="[%(asctime)s] %(levelname)s %(name)s: %(message)s",
+        )
         return asyncio.run(_serve(settings, boards))
-    except SettingsError as exc:  # e.g. a rejected login or an untrusted certificate
-        return fail(str(exc), 2)
-    except KafkaError as exc:
-        return fail(f"Kafka at {settings.kafka_bootstrap}: {exc}", 1)
+
+    return run_job(args, start)
 
 
-async def _serve(settings: Any, boards: Any) -> int:
+async def _serve(settings: Settings, boards: BoardsConfig) -> int:
     from aiohttp import web
     from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.core import CounterMetricFamily, Metric

@@ -125,7 +125,7 @@ class IntakeOptions:
     session_timeout_ms: int
     transaction_timeout_ms: int
     client: Mapping[str, Any]  # bootstrap and security options for every aiokafka client
-    group_instance_id: str | None = None
+    group_instance_id: str | None = None  # static membership, this stage's own id
 
 
 class IntakeStage:
@@ -162,11 +162,10 @@ class IntakeStage:
 
     async def start(self) -> None:
         o = self._options
-        instance = None if o.group_instance_id is None else f"{o.group_instance_id}-intake"
         self._consumer = AIOKafkaConsumer(
             **o.client,
             group_id=self.group_id,
-            group_instance_id=instance,
+            group_instance_id=o.group_instance_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",

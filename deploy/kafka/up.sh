@@ -174,6 +174,7 @@ if port_open; then
   fetch_jars # the probe runs Kafka's own admin tool
   if broker_answers; then
     if [[ "$KAFKA_SECURED" != 1 ]] || port_open "$KAFKA_SASL_SSL_PORT"; then
+      ensure_secrets # a broker another checkout started: this one's password file
       ensure_scram_user
       log "already running on $KAFKA_BOOTSTRAP${pid:+ (pid $pid)}"
       exit 0
