@@ -16,7 +16,7 @@ from typing import Any
 def summarise(path: Path, top: int = 20) -> dict[str, Any]:
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
-    total = 0
+    total = engine = 0
     for line in path.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
@@ -29,6 +29,8 @@ def summarise(path: Path, top: int = 20) -> dict[str, Any]:
         own[frames[-1]] += count
         for frame in set(frames):
             inclusive[frame] += count
+        if any("streams/engine/" in frame for frame in frames):
+            engine += count  # samples with the engine anywhere on the stack
 
     def rows(counter: Counter[str]) -> list[dict[str, Any]]:
         return [
@@ -36,11 +38,40 @@ def summarise(path: Path, top: int = 20) -> dict[str, Any]:
             for name, n in counter.most_common(top)
         ]
 
-    return {"samples": total, "top_own": rows(own), "top_inclusive": rows(inclusive)}
+    parts: Counter[str] = Counter()
+    for frame, n in own.items():
+        parts[component(frame)] += n
+    return {
+        "samples": total,
+        "by_component": {name: round(n / total, 4) for name, n in parts.most_common()},
+        "engine_inclusive": round(engine / total, 4) if total else 0.0,
+        "top_own": rows(own),
+        "top_inclusive": rows(inclusive),
+    }
+
+
+#: (component, substrings of a frame's file path), first match wins.
+COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("engine (streams/engine)", ("streams/engine/",)),
+    ("state store (streams/state, rocksdict)", ("streams/state/", "rocksdict")),
+    ("our adapters (streams/*)", ("streams/",)),
+    ("faust + mode", ("/faust/", "/mode/")),
+    ("aiokafka (I/O, framing)", ("/aiokafka/",)),
+    ("asyncio loop, sockets", ("asyncio/", "selectors.py", "socket.py", "ssl.py")),
+    ("json, pydantic", ("json/", "pydantic")),
+)
+
+
+def component(frame: str) -> str:
+    for name, marks in COMPONENTS:
+        if any(mark in frame for mark in marks):
+            return name
+    return "other"
 
 
 def render(summary: dict[str, Any]) -> str:
-    out = [f"{summary['samples']} samples"]
+    out = [f"{summary['samples']} samples; engine inclusive {summary['engine_inclusive']:.1%}"]
+    out += [f"{share:>7.1%}  {name}" for name, share in summary["by_component"].items()]
     for key in ("top_own", "top_inclusive"):
         out.append(f"-- {key} --")
         out += [f"{r['share']:>7.1%}  {r['function']}" for r in summary[key]]

@@ -4,6 +4,7 @@ sees every change exactly once and the dead-letter topic exactly the invalid inp
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -13,12 +14,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench.gen_events import INVALID_KINDS, GenConfig, iter_lines
-from streams.engine.config import load_boards
+from streams.engine.config import BoardsConfig, load_boards
 
 from .conftest import Job
-from .kafka_io import consume_until, mismatches, produce, reference_tops
+from .kafka_io import consume_until, mismatches, produce, reference_tops, too_old_ids
 from .test_recovery import wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +48,26 @@ def mixed_lines(now: int, n: int, seed: int) -> tuple[list[bytes], list[bytes]]:
         if kind in INVALID_KINDS:
             invalid.append(line)
     return lines, invalid
+
+
+def expected_letters(
+    config: BoardsConfig, now: int, lines: list[bytes], invalid: list[bytes]
+) -> Counter[tuple[str, str]]:
+    """(reason, what identifies it) of every dead letter the DLQ must hold once: the invalid
+    inputs as sent (the intake's), and the events behind the dedup horizon by event id (the
+    rank stage's ``too_old``)."""
+    letters = Counter(("invalid", line.decode("utf-8", "replace")) for line in invalid)
+    letters.update(("too_old", event_id) for event_id in too_old_ids(config, now, lines))
+    return letters
+
+
+def dead_letters(records: list[tuple[int, int, bytes | None, Any]]) -> Counter[tuple[str, str]]:
+    return Counter(
+        ("too_old", json.loads(r["raw"])["event_id"])
+        if r["reason"] == "too_old"
+        else ("invalid", r["raw"])
+        for *_, r in records
+    )
 
 
 def duplicate_changes(records: list[dict[str, object]]) -> list[tuple[object, ...]]:
@@ -85,9 +107,10 @@ def test_sigkill_five_times_while_events_flow_changes_exactly_once(
     assert not producer.is_alive()
 
     expected = reference_tops(config, now, lines)
+    letters = sum(expected_letters(config, now, lines, invalid).values())
 
     def complete(seen: dict[str, list[tuple[int, int, bytes | None, object]]]) -> bool:
-        return len(seen[job.dlq]) >= len(invalid) and not mismatches(seen[job.changes], expected)
+        return len(seen[job.dlq]) >= letters and not mismatches(seen[job.changes], expected)
 
     seen = consume_until(job.bootstrap, [job.changes, job.dlq], complete, timeout=180)
     bad = mismatches(seen[job.changes], expected)
@@ -97,8 +120,7 @@ def test_sigkill_five_times_while_events_flow_changes_exactly_once(
     records = [value for *_, value in seen[job.changes]]
     assert not duplicate_changes(records)  # type: ignore[arg-type]
     assert not mismatches(seen[job.changes], expected)
-    letters = Counter(letter["raw"] for *_, letter in seen[job.dlq])  # type: ignore[index]
-    assert letters == Counter(line.decode("utf-8", "replace") for line in invalid)
+    assert dead_letters(seen[job.dlq]) == expected_letters(config, now, lines, invalid)
     assert job.starts[0] == KILLS + 1
 
 
@@ -135,9 +157,10 @@ def test_sigkill_of_a_stand_alone_intake_mid_stream_loses_and_repeats_nothing(
     assert not producer.is_alive()
 
     expected = reference_tops(config, now, lines)
+    letters = sum(expected_letters(config, now, lines, invalid).values())
 
     def complete(seen: dict[str, list[tuple[int, int, bytes | None, object]]]) -> bool:
-        return len(seen[job.dlq]) >= len(invalid) and not mismatches(seen[job.changes], expected)
+        return len(seen[job.dlq]) >= letters and not mismatches(seen[job.changes], expected)
 
     seen = consume_until(job.bootstrap, [job.changes, job.dlq], complete, timeout=180)
     bad = mismatches(seen[job.changes], expected)
@@ -145,8 +168,7 @@ def test_sigkill_of_a_stand_alone_intake_mid_stream_loses_and_repeats_nothing(
     time.sleep(3)
     seen = consume_until(job.bootstrap, [job.changes, job.dlq], lambda s: False, timeout=8)
     assert not duplicate_changes([value for *_, value in seen[job.changes]])  # type: ignore[arg-type]
-    letters = Counter(letter["raw"] for *_, letter in seen[job.dlq])  # type: ignore[index]
-    assert letters == Counter(line.decode("utf-8", "replace") for line in invalid)
+    assert dead_letters(seen[job.dlq]) == expected_letters(config, now, lines, invalid)
     assert job.procs[0].poll() is None, job.log_tail(0)
 
 

@@ -452,6 +452,25 @@ def test_profile_summary_shares(tmp_path: Path) -> None:
     assert inclusive["main"] == 1.0 and inclusive["a"] == 0.5
 
 
+def test_profile_summary_components(tmp_path: Path) -> None:
+    from bench.profile_summary import summarise
+
+    raw = tmp_path / "p.txt"
+    raw.write_text(
+        "run (streams/app.py:1);apply (streams/engine/core.py:9);get (streams/state/x.py:2) 2\n"
+        "run (streams/app.py:1);apply (streams/engine/core.py:9) 1\n"
+        "_run (asyncio/events.py:3);send (/venv/aiokafka/producer.py:4) 1\n",
+        encoding="utf-8",
+    )
+    s = summarise(raw)
+    assert s["engine_inclusive"] == 0.75
+    assert s["by_component"] == {
+        "state store (streams/state, rocksdict)": 0.5,
+        "engine (streams/engine)": 0.25,
+        "aiokafka (I/O, framing)": 0.25,
+    }
+
+
 def test_stages_time_each_stage_of_replay_on_the_same_input() -> None:
     from bench.stages import measure
 
