@@ -50,13 +50,14 @@ def summarise(path: Path, top: int = 20) -> dict[str, Any]:
     }
 
 
-#: (component, substrings of a frame's file path), first match wins.
+#: (component, substrings of a frame's file path as py-spy prints it, relative to
+#: site-packages or the repository), first match wins.
 COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("engine (streams/engine)", ("streams/engine/",)),
     ("state store (streams/state, rocksdict)", ("streams/state/", "rocksdict")),
     ("our adapters (streams/*)", ("streams/",)),
-    ("faust + mode", ("/faust/", "/mode/")),
-    ("aiokafka (I/O, framing)", ("/aiokafka/",)),
+    ("faust + mode", ("faust/", "mode/")),
+    ("aiokafka (I/O, framing)", ("aiokafka/",)),
     ("asyncio loop, sockets", ("asyncio/", "selectors.py", "socket.py", "ssl.py")),
     ("json, pydantic", ("json/", "pydantic")),
 )

@@ -72,11 +72,10 @@ def sweep_row(legs: dict[str, Any], users: int) -> dict[str, Any] | None:
 
 
 def targets(legs: dict[str, Any]) -> list[dict[str, Any]]:
-    """(target, measured, met) for each target of issue E."""
+    """(target, measured, met) for each target of issues E and H."""
     e2e, state = legs.get("e2e"), legs.get("state")
-    ratio = dig(e2e, "ratios", "worker_vs_passthrough_sustained") or dig(
-        e2e, "ratios", "worker_vs_passthrough_overall"
-    )
+    # Overall: the passthrough's run is too short for a stable "sustained" figure.
+    ratio = dig(e2e, "ratios", "worker_vs_passthrough_overall")
     worker = dig(e2e, "worker", "sustained_events_per_s") or dig(e2e, "worker", "events_per_s")
     redis_ratios = [r.get("ratio_ours_vs_redis") for r in dig(legs, "engine", "sweep") or []]
     redis_ratios = [r for r in redis_ratios if r is not None]
@@ -95,16 +94,17 @@ def targets(legs: dict[str, Any]) -> list[dict[str, Any]]:
             "met": None if value is None else met,
         }
 
-    worker_vs_redis = None
+    # Same events, same run (e2e_bench --redis-port); else the engine sweep's 10k row.
+    worker_vs_redis = dig(e2e, "ratios", "worker_vs_redis_overall")
     ten_k = sweep_row(legs, 10_000)
-    if worker and ten_k and "redis" in ten_k:
+    if worker_vs_redis is None and worker and ten_k and "redis" in ten_k:
         worker_vs_redis = round(worker / ten_k["redis"]["events_per_s"], 3)
     return [
         row(
-            "end to end >= 40% of raw passthrough",
+            "end to end >= 50% of raw passthrough (overall)",
             ratio,
             f"{ratio:.1%}" if ratio else "",
-            bool(ratio and ratio >= 0.4),
+            bool(ratio and ratio >= 0.5),
         ),
         row(
             ">= 10,000 events/s per worker",
@@ -119,16 +119,16 @@ def targets(legs: dict[str, Any]) -> list[dict[str, Any]]:
             bool(redis_ratios and min(redis_ratios) > 1),
         ),
         row(
-            "worker end to end faster than Redis (10k users)",
+            "worker end to end faster than Redis (same events)",
             worker_vs_redis,
             f"{worker_vs_redis:.2f}x" if worker_vs_redis else "",
             bool(worker_vs_redis and worker_vs_redis > 1),
         ),
         row(
-            "p99 <= 50 ms at 50% load",
+            "p99 <= 100 ms at 50% load",
             dig(latency50, "p99_ms"),
             f"{dig(latency50, 'p99_ms')} ms",
-            bool((dig(latency50, "p99_ms") or 1e9) <= 50),
+            bool((dig(latency50, "p99_ms") or 1e9) <= 100),
         ),
         row(
             "cold recovery >= 100,000 keys/s",
