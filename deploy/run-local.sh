@@ -12,7 +12,6 @@ mkdir -p "$logs"
 bash deploy/kafka/up.sh
 
 export RANKSTREAM_BOARDS="${RANKSTREAM_BOARDS:-$root/examples/boards.toml}"
-# Exactly-once (the contract's default) is not implemented yet; see README "Status".
 
 
 pids=()
