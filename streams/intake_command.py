@@ -80,7 +80,7 @@ async def _serve(settings: Settings, boards: BoardsConfig) -> int:
     async def healthz(request: web.Request) -> web.Response:
         running = stage.failed is None
         body = {"status": "running" if running else "failed", "ready": running}
-        return web.json_response(body, status=200 if running else 503)
+        return web.json_response(body, status=200 if running else 409)
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(
