@@ -73,21 +73,3 @@ def chunks(items: Sequence[T], size: Callable[[T], int], ceiling: int) -> Iterat
         total += n
     if chunk:
         yield chunk
-
-
-class Budget:
-    """A time ceiling on work between two awaits: :meth:`spent` says when ``max_ms`` has
-    passed since the last :meth:`reset` (the caller then yields to the event loop)."""
-
-    __slots__ = ("_clock", "_max_s", "_since")
-
-    def __init__(self, max_ms: float, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        self._max_s = max_ms / 1000
-        self._since = clock()
-
-    def spent(self) -> bool:
-        return self._clock() - self._since >= self._max_s
-
-    def reset(self) -> None:
-        self._since = self._clock()

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.batching import Budget, Gatherer, chunks
+from streams.batching import Gatherer, chunks
 
 
 class FakeClock:
@@ -129,14 +129,3 @@ def test_chunks_are_a_partition_in_order(sizes: list[int], ceiling: int) -> None
     parts = list(chunks(sizes, lambda n: n, ceiling))
     assert [n for part in parts for n in part] == sizes
     assert all(sum(part) <= ceiling or len(part) == 1 for part in parts)
-
-
-def test_budget_is_spent_after_its_time_and_resets() -> None:
-    clock = FakeClock()
-    budget = Budget(20, clock)
-    clock.now = 0.019
-    assert not budget.spent()
-    clock.now = 0.020
-    assert budget.spent()
-    budget.reset()
-    assert not budget.spent()
