@@ -88,14 +88,8 @@ def test_sigkill_five_times_while_events_flow_changes_exactly_once(
     lines, invalid = mixed_lines(now, 4000, seed=11)
     assert len(invalid) > 50
 
-    def feed() -> None:  # steady flow across all the kills: 40 slices, 0.5 s apart
-        for start in range(0, len(lines), 100):
-            produce(job.bootstrap, job.scores, lines[start : start + 100])
-            time.sleep(0.5)
-
     job.start_worker(0)
-    producer = threading.Thread(target=feed, daemon=True)
-    producer.start()
+    producer = feed(job, lines, pause=0.5)  # steady flow across all the kills
     rng = random.Random(7)
     for _ in range(KILLS):
         wait_ready(job, 0)
@@ -106,21 +100,8 @@ def test_sigkill_five_times_while_events_flow_changes_exactly_once(
     producer.join(timeout=120)
     assert not producer.is_alive()
 
-    expected = reference_tops(config, now, lines)
-    letters = sum(expected_letters(config, now, lines, invalid).values())
-
-    def complete(seen: dict[str, list[tuple[int, int, bytes | None, object]]]) -> bool:
-        return len(seen[job.dlq]) >= letters and not mismatches(seen[job.changes], expected)
-
-    seen = consume_until(job.bootstrap, [job.changes, job.dlq], complete, timeout=180)
-    bad = mismatches(seen[job.changes], expected)
-    assert not bad, f"{len(bad)} windows differ, e.g. {bad[:3]}\n{job.log_tail()}"
-    time.sleep(3)  # anything still to come would be a duplicate
-    seen = consume_until(job.bootstrap, [job.changes, job.dlq], lambda s: False, timeout=8)
-    records = [value for *_, value in seen[job.changes]]
-    assert not duplicate_changes(records)  # type: ignore[arg-type]
-    assert not mismatches(seen[job.changes], expected)
-    assert dead_letters(seen[job.dlq]) == expected_letters(config, now, lines, invalid)
+    seen = assert_once(job, config, now, lines, invalid, log_of=0)
+    assert not mismatches(seen[job.changes], reference_tops(config, now, lines))
     assert job.starts[0] == KILLS + 1
 
 
@@ -137,15 +118,9 @@ def test_sigkill_of_a_stand_alone_intake_mid_stream_loses_and_repeats_nothing(
     lines, invalid = mixed_lines(now, 2000, seed=12)
     intake = [sys.executable, "-m", "streams.cli", "intake"]
 
-    def feed() -> None:
-        for start in range(0, len(lines), 100):
-            produce(job.bootstrap, job.scores, lines[start : start + 100])
-            time.sleep(0.4)
-
     job.start_worker(0, RANKSTREAM_RUN_INTAKE="false")
     job.start_worker(1, command=intake)
-    producer = threading.Thread(target=feed, daemon=True)
-    producer.start()
+    producer = feed(job, lines, pause=0.4)
     rng = random.Random(8)
     for _ in range(3):
         wait_intake_assigned(job, 1)
@@ -156,6 +131,34 @@ def test_sigkill_of_a_stand_alone_intake_mid_stream_loses_and_repeats_nothing(
     producer.join(timeout=120)
     assert not producer.is_alive()
 
+    assert_once(job, config, now, lines, invalid, log_of=1)
+    assert job.procs[0].poll() is None, job.log_tail(0)
+
+
+def feed(job: Job, lines: list[bytes], pause: float) -> threading.Thread:
+    """Produce ``lines`` in slices of 100, ``pause`` seconds apart, in the background."""
+
+    def run() -> None:
+        for start in range(0, len(lines), 100):
+            produce(job.bootstrap, job.scores, lines[start : start + 100])
+            time.sleep(pause)
+
+    producer = threading.Thread(target=run, daemon=True)
+    producer.start()
+    return producer
+
+
+def assert_once(
+    job: Job,
+    config: BoardsConfig,
+    now: int,
+    lines: list[bytes],
+    invalid: list[bytes],
+    log_of: int,
+) -> dict[str, list[tuple[int, int, bytes | None, Any]]]:
+    """Read read_committed until the push topic folds to the reference and the DLQ holds
+    every expected letter, then a little more: no change twice, each letter once. Returns
+    the second read. ``log_of``: whose log a failure shows."""
     expected = reference_tops(config, now, lines)
     letters = sum(expected_letters(config, now, lines, invalid).values())
 
@@ -164,12 +167,12 @@ def test_sigkill_of_a_stand_alone_intake_mid_stream_loses_and_repeats_nothing(
 
     seen = consume_until(job.bootstrap, [job.changes, job.dlq], complete, timeout=180)
     bad = mismatches(seen[job.changes], expected)
-    assert not bad, f"{len(bad)} windows differ, e.g. {bad[:3]}\n{job.log_tail(1)}"
-    time.sleep(3)
+    assert not bad, f"{len(bad)} windows differ, e.g. {bad[:3]}\n{job.log_tail(log_of)}"
+    time.sleep(3)  # anything still to come would be a duplicate
     seen = consume_until(job.bootstrap, [job.changes, job.dlq], lambda s: False, timeout=8)
     assert not duplicate_changes([value for *_, value in seen[job.changes]])  # type: ignore[arg-type]
     assert dead_letters(seen[job.dlq]) == expected_letters(config, now, lines, invalid)
-    assert job.procs[0].poll() is None, job.log_tail(0)
+    return seen
 
 
 def wait_intake_assigned(job: Job, worker: int, timeout: float = 60) -> None:
