@@ -30,7 +30,7 @@ replay-example: $(STAMP) ## replay examples/events.jsonl and print the resulting
 	@mkdir -p var
 	$(BIN)/rankstream replay --boards examples/boards.toml --now 2026-11-30T00:00:00Z \
 	  --dlq var/replay-dead-letters.jsonl < examples/events.jsonl > var/replay-changes.jsonl
-	@$(BIN)/python -m streams.show var/replay-changes.jsonl
+	@$(BIN)/python -m streams.apps.show var/replay-changes.jsonl
 	@echo "records: var/replay-changes.jsonl   dead letters: var/replay-dead-letters.jsonl"
 
 test: $(STAMP) lint schemas-check docs-check kafka-up rabbitmq-up browser test-image ## everything CI runs (starts Kafka, RabbitMQ and Docker)
@@ -76,10 +76,10 @@ schemas-check: $(STAMP) ## fail when schemas/*.schema.json drifted from the mode
 	$(BIN)/python -m schemas.export --check
 
 docs: $(STAMP) ## regenerate docs/settings.md from the Settings class
-	$(BIN)/python -m streams.settings_doc
+	$(BIN)/python -m streams.apps.settings_doc
 
 docs-check: $(STAMP) ## fail when docs/settings.md drifted from the Settings class
-	$(BIN)/python -m streams.settings_doc --check
+	$(BIN)/python -m streams.apps.settings_doc --check
 
 BENCH_GUARANTEE ?= exactly_once
 REDIS_PORT ?= 6390

@@ -220,7 +220,7 @@ def main() -> int:
         log_path = Path(tmp) / "bridge.log"
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "bridge"],
+                [sys.executable, "-m", "streams", "bridge"],
                 env=env,
                 cwd=ROOT,
                 stdout=log,

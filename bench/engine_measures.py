@@ -66,7 +66,7 @@ def _floor(fh: io.BufferedReader) -> int:
 def replay_command() -> list[str]:
     """The replay command: ``$RANKSTREAM_BENCH_REPLAY_CMD`` (split like a shell would) if
     set, else the ``rankstream`` console script next to this interpreter, else
-    ``streams.cli:main`` run by this interpreter."""
+    ``streams.apps.cli:main`` run by this interpreter."""
     override = os.environ.get("RANKSTREAM_BENCH_REPLAY_CMD")
     if override:
         return shlex.split(override)
@@ -76,7 +76,8 @@ def replay_command() -> list[str]:
     return [
         sys.executable,
         "-c",
-        "import sys; sys.argv[0] = 'rankstream'; from streams.cli import main; sys.exit(main())",
+        "import sys; sys.argv[0] = 'rankstream'; "
+        "from streams.apps.cli import main; sys.exit(main())",
     ]
 
 
@@ -204,8 +205,8 @@ def _patched_stdio(stdin_path: Path, stdout_path: Path) -> Iterator[None]:
 def profile_replay(
     boards: Path, inputs: Inputs, workdir: Path, top: int = 25
 ) -> tuple[str, list[dict[str, Any]]]:
-    """Run ``streams.cli.main`` in-process under cProfile; return the report and top rows."""
-    from streams import cli  # imported late: the bench must run even before cli exists
+    """Run ``streams.apps.cli.main`` in-process under cProfile; return the report and top rows."""
+    from streams.apps import cli  # imported late: the bench must run even before cli exists
 
     now = format_instant(inputs.summary.now_ms)
     argv = ["rankstream", "replay", "--boards", str(boards), "--now", now, "--jobs", "1"]

@@ -33,7 +33,7 @@ from bench.state_bench import MEM_BOARDS
 from streams.engine.config import parse_boards
 from streams.engine.core import Engine
 from streams.engine.events import ScoreEvent
-from streams.state import RocksStore, RocksTuning, rocksdb_memory
+from streams.runtime.state import RocksStore, RocksTuning, rocksdb_memory
 
 _MiB = 1 << 20
 

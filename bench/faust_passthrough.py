@@ -5,7 +5,7 @@
 Two agents as the worker's intake and ranking agents: each takes ``take_events`` batches
 of up to ``--batch`` events waiting up to ``--batch-ms`` (the worker's ``batch_max_events``
 and ``batch_max_ms``) and re-sends each record's key and value through the worker's own
-output code (``streams.publish.Outputs``, 1000 KiB record batches per partition): in ->
+output code (``streams.runtime.publish.Outputs``, 1000 KiB record batches per partition): in ->
 via, via -> out (or one agent, in -> out, without ``--via``). No validation, ranking,
 state or transactions; faust commits the offsets (at-least-once) every
 ``--commit-interval`` seconds. Between the raw aiokafka passthrough
@@ -22,7 +22,7 @@ from typing import Any
 
 import faust
 
-from streams.publish import Outputs, Unit
+from streams.runtime.publish import Outputs, Unit
 
 
 def create_app(args: argparse.Namespace) -> faust.App:

@@ -156,7 +156,7 @@ def cpu_seconds(pid: int) -> float:
 def worker_settings(guarantee: str, partitions: int) -> dict[str, Any]:
     """The worker settings that matter for the figures: the Settings defaults (read, not
     copied, so they follow the code) with this run's overrides."""
-    from streams.settings import Settings
+    from streams.runtime.settings import Settings
 
     fields = (
         "batch_max_events",
@@ -182,7 +182,7 @@ class Worker:
     partitions: int = 4
     guarantee: str = "exactly_once"
     extra_env: dict[str, str] = field(default_factory=dict)
-    #: the worker's command line; default ``python -m streams.cli worker``
+    #: the worker's command line; default ``python -m streams.apps.cli worker``
     command: list[str] | None = None
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
@@ -237,7 +237,7 @@ class Worker:
         log = open(self.log_path, "wb")  # noqa: SIM115 - the child owns it
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
-            self.command or [sys.executable, "-m", "streams.cli", "worker"],
+            self.command or [sys.executable, "-m", "streams", "worker"],
             env=self.env(),
             cwd=ROOT,
             stdout=log,
@@ -270,7 +270,7 @@ class Worker:
     def committed(self) -> int:
         """Events through both agents (intake and ranking) and committed, by this process:
         the outcome counters of its /metrics, which count a unit once it is committed. (Not
-        the by-board topic's offsets: a message there holds a run of events, streams.wire.)"""
+        the by-board topic's offsets: a message there holds a run of events, streams.edge.wire.)"""
         try:
             found = self.metrics()
         except OSError:  # not serving yet

@@ -15,7 +15,7 @@ both stages in one process and event loop sharing one producer, as the faust wor
 With ``--fanout N`` the last stage sends each record N times instead, and with
 ``--changelog TOPIC --changelog-records M`` also M copies per record into one changelog
 batch per input partition and batch, all through the worker's own output path
-(``streams.publish.Outputs``: record batches per partition, keys partitioned as faust
+(``streams.runtime.publish.Outputs``: record batches per partition, keys partitioned as faust
 does), without transactions: the worker's output volume (push records and changelog
 records per event) with none of its work, the ceiling of any Python worker on aiokafka
 that has to write that much.
@@ -31,7 +31,7 @@ import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.publish import Outputs, Unit
+from streams.runtime.publish import Outputs, Unit
 
 
 async def stage(

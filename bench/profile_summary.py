@@ -54,7 +54,7 @@ def summarise(path: Path, top: int = 20) -> dict[str, Any]:
 #: site-packages or the repository), first match wins.
 COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("engine (streams/engine)", ("streams/engine/",)),
-    ("state store (streams/state, rocksdict)", ("streams/state/", "rocksdict")),
+    ("state store (streams/state, rocksdict)", ("streams/runtime/state/", "rocksdict")),
     ("our adapters (streams/*)", ("streams/",)),
     ("faust + mode", ("faust/", "mode/")),
     ("aiokafka (I/O, framing)", ("aiokafka/",)),

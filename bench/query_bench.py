@@ -5,7 +5,7 @@
 
 Builds one ``all`` window of ``--users`` users through the engine (one event per user,
 ``sum`` of random scores; then ``--updates`` more events to existing users so the tree
-has seen moves too), in a :class:`~streams.state.rocksdb.RocksStore` over a temporary
+has seen moves too), in a :class:`~streams.runtime.state.rocksdb.RocksStore` over a temporary
 directory, flushing every ``--flush-every`` events as the worker does per batch. The store
 is then closed and reopened with a fresh engine (cold caches: what a restarted worker
 sees), and the bench measures, per query, the wall time of the same functions the HTTP
@@ -41,7 +41,7 @@ from streams.engine import query
 from streams.engine.config import BoardConfig, BoardsConfig
 from streams.engine.core import Engine
 from streams.engine.events import ScoreEvent, WindowRef
-from streams.state.rocksdb import RocksStore
+from streams.runtime.state.rocksdb import RocksStore
 
 BOARD = "bench"
 ALL = WindowRef("all", None, None, None)

@@ -5,7 +5,7 @@
 Times each stage of ``rankstream replay`` separately, in this process, over the same
 generated input (``bench.gen_events``), each stage on the previous stage's output held in
 memory: ``json.loads`` alone (the floor), decoding and validation at the edge
-(``streams.intake.decode_event``: pydantic, timestamps), the engine (``Engine.apply`` on a
+(``streams.edge.validation.decode_event``: pydantic, timestamps), the engine (``Engine.apply`` on a
 ``MemoryStore``, as replay runs it) and formatting the records as JSONL. The sum is what a
 replay costs without file I/O. It answers how much of a per-event budget is left for
 ranking once the input is decoded and the output written (the profile of
@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.gen_events import GenConfig, write_events
+from streams.edge.validation import Rejection, decode_event
 from streams.engine.config import load_boards
 from streams.engine.core import Engine
 from streams.engine.events import Record
 from streams.engine.storage import MemoryStore
-from streams.intake import Rejection, decode_event
 
 BOARDS = Path(__file__).resolve().parent / "boards.toml"
 T = TypeVar("T")

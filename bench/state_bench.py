@@ -48,8 +48,8 @@ from rocksdict import Options, Rdict
 from bench import harness
 from bench.e2e_bench import cause_of, gen_lines
 from bench.harness import BenchFailure, RssSampler, Worker
-from streams.state.layout import partition_paths
-from streams.state.rocksdb import OFFSET_KEY
+from streams.runtime.state.layout import partition_paths
+from streams.runtime.state.rocksdb import OFFSET_KEY
 
 DEFAULT_JSON_OUT = harness.ROOT / "bench" / "results" / "state.json"
 MEM_BOARDS = """max_future_seconds = 600
@@ -194,7 +194,7 @@ _RESTORED = re.compile(r"restored \S+\[\d+\]: (\d+) changelog records in ([\d.]+
 
 
 def restore_from_log(text: str) -> dict[str, Any]:
-    """The restore itself, as the worker logged it (``streams/restore.py``): records summed
+    """The restore itself, as the worker logged it (``streams/runtime/restore.py``): records summed
     over partitions, seconds of the slowest (they restore side by side). Unlike the restart
     times it excludes start-up and rebalancing, whose noise (a second or two) swamped the
     marginal rate between two sizes: 164,000, 47,600 and 66,700 keys/s in three runs."""

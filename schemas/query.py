@@ -1,6 +1,6 @@
 """Response models of the query API (contract section 7). The HTTP layer builds its JSON
 from these, ``make schemas`` exports them and ``/openapi.json`` is generated from them
-(streams/api/openapi.py), so the docs, the schema files, the document and the answers
+(streams/apps/api/openapi.py), so the docs, the schema files, the document and the answers
 cannot drift apart."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The wire score event (contract section 1) as a strict pydantic model.
 
-The model is the single source of the input rules: ``streams.intake`` validates raw
+The model is the single source of the input rules: ``streams.edge.validation`` validates raw
 messages against it and ``schemas/score_event.schema.json`` is exported from it, so the
 rules published to producers cannot drift from the rules enforced on them.
 """

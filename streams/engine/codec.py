@@ -10,7 +10,7 @@ for ``last``), so the user's current index key is ``head + user``: no second enc
 
 from __future__ import annotations
 
-from .aggregates import Standing
+from streams.engine.aggregates import Standing
 
 _SCORE_BIAS = 1 << 127  # sums of 2^53-bounded scores stay far inside 128 bits
 _TS_BIAS = 1 << 63

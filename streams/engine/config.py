@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .windows import KINDS, WEEKDAYS
+from streams.engine.windows import KINDS, WEEKDAYS
 
 AGGREGATES: tuple[str, ...] = ("sum", "max", "min", "last")
 ORDERS: tuple[str, ...] = ("desc", "asc")

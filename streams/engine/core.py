@@ -15,15 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from .aggregates import fold
-from .codec import board_space, decode_state, encode_state, index_key, window_space
-from .config import BoardConfig, BoardsConfig
-from .dedup import EVENT_BUDGET, Dedup
-from .events import Record, ScoreEvent, Standing, WindowClosed, WindowRef
-from .ranktree import NodeCache, RankTree
-from .storage import Store
-from .topk import TopK
-from .windows import ALL, KINDS, Calendar
+from streams.engine.aggregates import fold
+from streams.engine.codec import board_space, decode_state, encode_state, index_key, window_space
+from streams.engine.config import BoardConfig, BoardsConfig
+from streams.engine.dedup import EVENT_BUDGET, Dedup
+from streams.engine.events import Record, ScoreEvent, Standing, WindowClosed, WindowRef
+from streams.engine.ranktree import NodeCache, RankTree
+from streams.engine.storage import Store
+from streams.engine.topk import TopK
+from streams.engine.windows import ALL, KINDS, Calendar
 
 _WATERMARK = b"watermark"
 _WINDOWS = b"windows"

@@ -25,8 +25,8 @@ Key layout (all through the :class:`~streams.engine.storage.Store` interface):
 
 from __future__ import annotations
 
-from .codec import board_space
-from .storage import Store
+from streams.engine.codec import board_space
+from streams.engine.storage import Store
 
 _BIAS = 1 << 63
 #: Clean-up budget (ids) per watermark move of an event; enough to keep up with any input

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .codec import decode_state, index_key, index_score, index_user
-from .config import BoardConfig
-from .core import Engine
-from .events import WindowRef
-from .windows import ALL, KINDS, Calendar
+from streams.engine.codec import decode_state, index_key, index_score, index_user
+from streams.engine.config import BoardConfig
+from streams.engine.core import Engine
+from streams.engine.events import WindowRef
+from streams.engine.windows import ALL, KINDS, Calendar
 
 MAX_LIMIT = 1000
 MAX_AROUND = 100

@@ -37,8 +37,16 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from itertools import accumulate, islice
 
-from .storage import Store
-from .treenodes import Node, NodeCache, decode_structure, encode_structure, from_u64, node_id, u64
+from streams.engine.storage import Store
+from streams.engine.treenodes import (
+    Node,
+    NodeCache,
+    decode_structure,
+    encode_structure,
+    from_u64,
+    node_id,
+    u64,
+)
 
 __all__ = ["BUCKET_MAX", "FANOUT", "NodeCache", "RankTree"]
 

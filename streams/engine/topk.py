@@ -11,9 +11,9 @@ from __future__ import annotations
 from bisect import bisect_left
 from itertools import islice
 
-from .codec import index_score, index_user
-from .events import RankChange, WindowRef
-from .storage import Store
+from streams.engine.codec import index_score, index_user
+from streams.engine.events import RankChange, WindowRef
+from streams.engine.storage import Store
 
 #: (index key, user, score): decoded once when the entry enters the top-K, because a move
 #: reports every member it shifts and decoding them each time dominated the profile

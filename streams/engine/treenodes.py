@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from array import array
 
-from .storage import Store
+from streams.engine.storage import Store
 
 _LITTLE = sys.byteorder == "little"
 

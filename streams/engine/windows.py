@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .events import WindowRef
+from streams.engine.events import WindowRef
 
 DAILY = "daily"
 WEEKLY = "weekly"

@@ -18,9 +18,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from streams.app import TRANSACTION_TIMEOUT_MS
 from streams.engine.config import load_boards
-from streams.settings import ENV_PREFIX, Settings
+from streams.runtime.app import TRANSACTION_TIMEOUT_MS
+from streams.runtime.settings import ENV_PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"

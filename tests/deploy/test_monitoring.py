@@ -18,9 +18,9 @@ import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.api.metrics import metrics_text
-from streams.bridge.metrics import BridgeMetrics
-from streams.ranker import Counts
+from streams.apps.api.metrics import metrics_text
+from streams.apps.bridge.metrics import BridgeMetrics
+from streams.runtime.ranker import Counts
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "deploy" / "monitoring"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.settings import ENV_PREFIX, Settings
+from streams.runtime.settings import ENV_PREFIX, Settings
 
 from .conftest import ROOT
 

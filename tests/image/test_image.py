@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from bench.gen_events import INVALID_KINDS, GenConfig, iter_lines
+from streams.edge.fold import Folded, WindowKey
 from streams.engine.timefmt import format_ms
-from streams.fold import Folded, WindowKey
 from tests.integration.conftest import Job
 from tests.integration.kafka_io import consume_until, produce
 
@@ -57,7 +57,7 @@ def replay_here(lines: list[bytes], now: int, tmp: Path) -> tuple[bytes, int]:
     dlq = tmp / "replay-dlq.jsonl"
     result = subprocess.run(
         [
-            *(sys.executable, "-m", "streams.cli", "replay", "--boards", str(BOARDS)),
+            *(sys.executable, "-m", "streams", "replay", "--boards", str(BOARDS)),
             *("--now", format_ms(now), "--dlq", str(dlq)),
         ],
         input=b"\n".join(lines) + b"\n",

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.gen_events import INVALID_KINDS, GenConfig, iter_lines
+from streams.edge.fold import Folded
 from streams.engine.config import load_boards
-from streams.fold import Folded
 
 from ..unit.reference import Top, WindowId
 from .amqp_io import Got

@@ -110,12 +110,12 @@ class Job:
     def start_worker(
         self, worker: int = 0, command: list[str] | None = None, **env: str
     ) -> subprocess.Popen[bytes]:
-        """``command`` replaces ``python -m streams.cli worker`` (a worker with a fault
+        """``command`` replaces ``python -m streams.apps.cli worker`` (a worker with a fault
         injected); ``env`` adds variables."""
         self.starts[worker] = self.starts.get(worker, 0) + 1
         log = open(self._log_path(worker), "wb")  # noqa: SIM115
         proc = subprocess.Popen(
-            command or [sys.executable, "-m", "streams.cli", "worker"],
+            command or [sys.executable, "-m", "streams", "worker"],
             env={**self.env(worker), **env},
             cwd=ROOT,
             stdout=log,
@@ -234,7 +234,7 @@ class Bridge:
     def start(self) -> subprocess.Popen[bytes]:
         log = open(self.log_path(len(self.procs) + 1), "wb")  # noqa: SIM115
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "bridge"],
+            [sys.executable, "-m", "streams", "bridge"],
             env=self.env(),
             cwd=ROOT,
             stdout=log,

@@ -10,9 +10,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from streams.edge.fold import Folded
+from streams.edge.validation import Rejection, decode_event
 from streams.engine.config import BoardsConfig
-from streams.fold import Folded
-from streams.intake import Rejection, decode_event
 
 from ..unit.reference import Reference, Top, WindowId
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.gen_events import GenConfig, iter_lines
+from streams.edge.validation import Rejection, decode_event
 from streams.engine.config import load_boards
-from streams.intake import Rejection, decode_event
 
 from ..unit.reference import Reference
 from .api_support import compare_board, q, start_api_worker, wait_ready, write_boards

@@ -14,9 +14,9 @@ from typing import Any
 import pika
 import pytest
 
-from streams.bridge.translate import HEADER_DETAIL, HEADER_QUEUE, HEADER_REASON
+from streams.apps.bridge.translate import HEADER_DETAIL, HEADER_QUEUE, HEADER_REASON
+from streams.edge.validation import Rejection, decode_event
 from streams.engine.config import load_boards
-from streams.intake import Rejection, decode_event
 
 from .amqp_io import bind, collect, publish, snippet
 from .bridge_data import (
@@ -153,7 +153,7 @@ def test_durable_mode_durable_snippet_and_message_id_fallback(
         bridge.env(), RANKSTREAM_BRIDGE_QUEUE_MODE="legacy", RANKSTREAM_BRIDGE_METRICS_PORT="0"
     )
     wrong = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "bridge"],
+        [sys.executable, "-m", "streams", "bridge"],
         env=env,
         cwd=ROOT,
         capture_output=True,

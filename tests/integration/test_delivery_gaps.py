@@ -1,5 +1,5 @@
 """A by-board record faust fetched but never handed to the rank agent is fetched again,
-not committed past (streams.delivery; docs/design/intake-stage.md).
+not committed past (streams.runtime.delivery; docs/design/intake-stage.md).
 
 faust's fetch loop marks a record read before the agent has it, and a rebalance clears its
 queues, so a record can be fetched and never delivered. Here a worker loses one record of
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.gen_events import GenConfig, iter_lines
-from streams.delivery import TAIL_GRACE_S
 from streams.engine.config import BoardsConfig, load_boards
+from streams.runtime.delivery import TAIL_GRACE_S
 
 from .conftest import Job
 from .kafka_io import consume_until, mismatches, produce, reference_tops
@@ -67,7 +67,7 @@ def test_a_record_lost_between_fetch_and_agent_is_fetched_again(
     job.start_worker(
         command=[sys.executable, "-m", "tests.integration.lossy_worker"],
         LOSSY_TOPIC="scores-by-board",
-        # A by-board message holds a run of events (streams.wire): ~1200 events make only a
+        # A by-board message holds a run of events (streams.edge.wire): ~1200 events make only a
         # few dozen of them, so the fault comes early.
         LOSSY_OFFSET="1",
     )
@@ -89,7 +89,7 @@ def test_a_lost_tail_is_fetched_again_though_nothing_follows_it(
     job_factory: Callable[..., Job], tmp_path: Path
 ) -> None:
     """The last record of the input is lost: no later record shows the gap, so only the
-    tail grace (streams.delivery.TAIL_GRACE_S) brings it back. Without it the event
+    tail grace (streams.runtime.delivery.TAIL_GRACE_S) brings it back. Without it the event
     stays unranked for as long as no new input comes to its partition."""
     job, config, now, generated = job_and_input(job_factory, tmp_path, events=300, seed=12)
     lines = [line for kind, line in generated if kind == "valid"]

@@ -21,10 +21,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams import demo, watch
-from streams.demo import INVALID_LINE
+from streams.apps import demo, watch
+from streams.apps.demo import INVALID_LINE
+from streams.edge.validation import decode_event
 from streams.engine.events import ScoreEvent
-from streams.intake import decode_event
 
 pytestmark = pytest.mark.integration
 

@@ -116,7 +116,7 @@ def test_sigkill_of_a_stand_alone_intake_mid_stream_loses_and_repeats_nothing(
     config = load_boards(BOARDS)
     now = time.time_ns() // 1_000_000
     lines, invalid = mixed_lines(now, 2000, seed=12)
-    intake = [sys.executable, "-m", "streams.cli", "intake"]
+    intake = [sys.executable, "-m", "streams", "intake"]
 
     job.start_worker(0, RANKSTREAM_RUN_INTAKE="false")
     job.start_worker(1, command=intake)

@@ -1,4 +1,4 @@
-"""Idle close on the real broker (contract section 2; streams.idle, Ranker.close_idle).
+"""Idle close on the real broker (contract section 2; streams.runtime.idle, Ranker.close_idle).
 
 A board that gets no more events has its watermark follow the wall clock once the job has
 caught up, so yesterday's window closes with its final standings and the API shows today;
@@ -131,7 +131,7 @@ def test_a_backlog_is_applied_before_an_idle_close(
     wait_ready(f"http://localhost:{port}", job)
     time.sleep(7)  # several idle checks (every 2 s), each longer than idle_close_seconds
     assert job.procs[-1].poll() is None, job.log_tail()
-    job.start_worker(1, command=[sys.executable, "-m", "streams.cli", "intake"])
+    job.start_worker(1, command=[sys.executable, "-m", "streams", "intake"])
 
     def closed(seen: dict[str, list[Any]]) -> bool:
         return any(r["period"] == period for r in closed_records(seen, job.changes))

@@ -1,4 +1,4 @@
-"""The intake stage's offsets move only with its transactions (streams.intake_stage).
+"""The intake stage's offsets move only with its transactions (streams.runtime.intake_stage).
 
 A unit whose transaction never commits (the process dies between sending the unit and
 committing it) must leave the group ``<app_id>-intake`` where it was: had the stage
@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.app import intake_stage
+from streams.edge.wire import decode_events
 from streams.engine.config import parse_boards
-from streams.settings import load_settings
-from streams.topics import by_board_topic, ensure_topics
-from streams.wire import decode_events
+from streams.runtime.app import intake_stage
+from streams.runtime.settings import load_settings
+from streams.runtime.topics import by_board_topic, ensure_topics
 
 from .conftest import Job
 from .kafka_io import produce

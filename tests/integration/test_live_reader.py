@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from streams.api import live
-from streams.settings import load_settings
+from streams.apps.api import live
+from streams.runtime.settings import load_settings
 
 from .conftest import create_topics
 

@@ -20,9 +20,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from rocksdict import Options, Rdict
 
 from bench.gen_events import GenConfig, iter_lines
+from streams.edge.fold import Folded
 from streams.engine.config import load_boards
-from streams.fold import Folded
-from streams.state.layout import partition_paths
+from streams.runtime.state.layout import partition_paths
 
 from .api_support import wait_ready as wait_healthy
 from .conftest import Job, free_port
@@ -239,8 +239,8 @@ def test_two_workers_split_the_work_and_survive_a_sigkill(job_factory: Callable[
     """Both workers own ranking partitions; SIGKILL one mid-stream and the survivor must take
     over (after the session timeout) with the push topic folding to the reference.
 
-    This test found five bugs. Four are fixed in streams/consumer.py with unit tests in
-    tests/unit/test_consumer.py (and one in streams/topics.py: empty assignments on a
+    This test found five bugs. Four are fixed in streams/runtime/consumer.py with unit tests in
+    tests/unit/test_consumer.py (and one in streams/runtime/topics.py: empty assignments on a
     broker that had just started). A partition nobody had committed yet lost its first
     events, and a crash in faust's livelock check followed from aiokafka's lazy reset. Then
     about one run in 16 lost a few events of a scores partition the survivor had just taken
@@ -249,7 +249,7 @@ def test_two_workers_split_the_work_and_survive_a_sigkill(job_factory: Callable[
     the consumer now fetches no stream partition while faust rebalances or any seek is in
     flight (95 of 96 runs passed then). The last loss (about one run in 100): records
     faust's fetch loop took never reached the agent and a later commit skipped them. The
-    consumer's fetch ledger (streams/delivery.py, tests/integration/test_delivery_gaps.py)
+    consumer's fetch ledger (streams/runtime/delivery.py, tests/integration/test_delivery_gaps.py)
     now stops a unit at such a gap and fetches the records again: in the loops of
     2026-11-27 it did so in 3 of 160 runs (offsets 136, 123 and 136 of a scores partition
     just taken over, where the last failure lost events), and all 160 passed. CI then lost

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.kafka_clients import SecuritySettingError, check_kafka, kafka_options
-from streams.settings import load_settings
+from streams.runtime.kafka_clients import SecuritySettingError, check_kafka, kafka_options
+from streams.runtime.settings import load_settings
 
 from .amqp_io import bind, collect, snippet
 from .bridge_data import BOARDS, expected_tops, fold_mismatches, generate, got_records
@@ -248,7 +248,7 @@ def test_rankstream_demo_reaches_the_sasl_ssl_listener(
     job = job_factory()
     env = {**job.env(), **sasl_env()}
     result = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "demo", "--rate", "200", "--duration", "1"],
+        [sys.executable, "-m", "streams", "demo", "--rate", "200", "--duration", "1"],
         env={**env, "RANKSTREAM_SCORES_TOPIC": job.scores},
         cwd=ROOT,
         capture_output=True,

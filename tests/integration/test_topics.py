@@ -8,8 +8,8 @@ import uuid
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from streams.settings import load_settings
-from streams.topics import ensure_topics, state_log_topic, wanted_topics
+from streams.runtime.settings import load_settings
+from streams.runtime.topics import ensure_topics, state_log_topic, wanted_topics
 
 
 async def describe(bootstrap: str, names: list[str]) -> tuple[dict[str, int], dict[str, str]]:

@@ -78,7 +78,7 @@ def test_worker_folds_to_reference_and_dead_letters_invalid_input(
     assert sorted(json.loads(letter["raw"])["event_id"] for letter in old) == sorted(too_old)
     assert all(letter["source"]["topic"] == f"{job.app_id}-scores-by-board" for letter in old)
 
-    # The repartition carries runs of one board's events (streams.wire): every valid input
+    # The repartition carries runs of one board's events (streams.edge.wire): every valid input
     # exactly once, keyed by its board, in far fewer messages than events (faust's cost is
     # per message).
     by_board = f"{job.app_id}-scores-by-board"

@@ -1,4 +1,4 @@
-"""The worker's event loop stays awake under a backlog (streams.batching): the work between
+"""The worker's event loop stays awake under a backlog (streams.runtime.batching): the work between
 two awaits is bounded by ``batch_max_events`` per unit, so ``/healthz`` and ``/metrics``
 answer while a large backlog is ranked, as a Kubernetes liveness probe needs.
 
@@ -48,7 +48,7 @@ def test_healthz_answers_within_100_ms_while_a_backlog_is_ranked(
     produce(
         job.bootstrap, job.scores, [line for kind, line, _ in iter_lines(cfg) if kind == "valid"]
     )
-    job.start_worker(1, command=[sys.executable, "-m", "streams.cli", "intake"])
+    job.start_worker(1, command=[sys.executable, "-m", "streams", "intake"])
     by_board = f"{job.app_id}-scores-by-board"
 
     def forwarded(seen: dict[str, list[Any]]) -> bool:

@@ -1,5 +1,5 @@
-"""The JSON error middleware and forwarding to a board's owner (streams/api/errors.py,
-Api.forward in streams/api/routes.py) on a loopback aiohttp server: unknown routes, other
+"""The JSON error middleware and forwarding to a board's owner (streams/apps/api/errors.py,
+Api.forward in streams/apps/api/routes.py) on a loopback aiohttp server: unknown routes, other
 methods, query errors and bugs are JSON; an owner that cannot answer, or answers 5xx,
 is a 409 unavailable with Retry-After, never a 5xx passed on."""
 
@@ -16,9 +16,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from streams.api.errors import Unavailable, json_errors
-from streams.api.owners import ANSWERED_BY, FORWARDED
-from streams.api.routes import Api
+from streams.apps.api.errors import Unavailable, json_errors
+from streams.apps.api.owners import ANSWERED_BY, FORWARDED
+from streams.apps.api.routes import Api
 from streams.engine.query import QueryError
 
 

@@ -1,4 +1,4 @@
-"""Query API parameters (streams/api/params.py): every bad value is a 400 bad_parameter
+"""Query API parameters (streams/apps/api/params.py): every bad value is a 400 bad_parameter
 that names the parameter; good values parse to what the engine expects; and the OpenAPI
 document describes exactly the models the handlers parse with."""
 
@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from multidict import MultiDict
 
-from streams.api.openapi import OPERATIONS, document
-from streams.api.params import (
+from streams.apps.api.openapi import OPERATIONS, document
+from streams.apps.api.params import (
     BoardPath,
     BoardsParams,
     NoParams,

@@ -1,4 +1,4 @@
-"""The batching rules (streams.batching) with an injected clock: the wait for a batch is a
+"""The batching rules (streams.runtime.batching) with an injected clock: the wait for a batch is a
 ceiling, never a floor, and a batch never exceeds its ceiling in events."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.batching import Gatherer, chunks
+from streams.runtime.batching import Gatherer, chunks
 
 
 class FakeClock:

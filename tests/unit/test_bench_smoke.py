@@ -458,8 +458,9 @@ def test_profile_summary_components(tmp_path: Path) -> None:
 
     raw = tmp_path / "p.txt"
     raw.write_text(
-        "run (streams/app.py:1);apply (streams/engine/core.py:9);get (streams/state/x.py:2) 2\n"
-        "run (streams/app.py:1);apply (streams/engine/core.py:9) 1\n"
+        "run (streams/runtime/app.py:1);apply (streams/engine/core.py:9);"
+        "get (streams/runtime/state/x.py:2) 2\n"
+        "run (streams/runtime/app.py:1);apply (streams/engine/core.py:9) 1\n"
         "_run (asyncio/events.py:3);send (aiokafka/producer.py:4) 1\n",
         encoding="utf-8",
     )

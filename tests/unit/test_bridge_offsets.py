@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.bridge.offsets import CommitTracker
+from streams.apps.bridge.offsets import CommitTracker
 
 
 def test_commit_waits_for_the_oldest_unconfirmed_record() -> None:

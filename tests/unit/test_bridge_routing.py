@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from streams.bridge.routing import Route, message_id, route
+from streams.apps.bridge.routing import Route, message_id, route
 
 CHANGE = {
     "type": "rank_change",

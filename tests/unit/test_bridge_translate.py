@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from streams.bridge.translate import (
+from streams.apps.bridge.translate import (
     HEADER_DETAIL,
     HEADER_QUEUE,
     HEADER_REASON,
@@ -15,8 +15,8 @@ from streams.bridge.translate import (
     dead_letter_headers,
     translate,
 )
+from streams.edge.validation import decode_event
 from streams.engine.timefmt import parse_rfc3339_ms
-from streams.intake import decode_event
 
 EVENT = {"event_id": "e1", "board": "arena", "user": "ada", "score": 5, "ts": 1795770000000}
 NO_ID = {k: v for k, v in EVENT.items() if k != "event_id"}

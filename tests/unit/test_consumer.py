@@ -17,7 +17,7 @@ from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from streams.consumer import (
+from streams.runtime.consumer import (
     UNSOUGHT_WARN_S,
     RankstreamConsumer,
     _ReadCommittedThread,
@@ -199,7 +199,7 @@ def test_partitions_left_waiting_by_a_seek_faust_gave_up_on_are_logged(
         await consumer._getmany(set(SCORES), 0.01)
         await consumer._getmany(set(SCORES), 0.01)
 
-    with caplog.at_level(logging.WARNING, logger="streams.consumer"):
+    with caplog.at_level(logging.WARNING, logger="streams.runtime.consumer"):
         asyncio.run(scenario())
     assert [r.getMessage() for r in caplog.records] == [
         "3 partitions still wait for faust's rebalance and seek to committed offsets 61 s "
@@ -291,7 +291,7 @@ def test_an_event_the_agent_never_received_is_fetched_again_before_the_next_fetc
         await consumer._getmany({tp}, 0.01)
         assert consumer.follow_on("scores", 0, 12, [12, 13]) == 2
 
-    with caplog.at_level(logging.WARNING, logger="streams.consumer"):
+    with caplog.at_level(logging.WARNING, logger="streams.runtime.consumer"):
         asyncio.run(scenario())
     assert [r.getMessage() for r in caplog.records] == [
         "scores[0]: records fetched from offset 12 on never reached the agent; fetching them again"

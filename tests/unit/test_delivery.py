@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.delivery import PRUNE_AT, TAIL_GRACE_S, FetchLedger
-from streams.publish import TrustDeliveries, pending
+from streams.runtime.delivery import PRUNE_AT, TAIL_GRACE_S, FetchLedger
+from streams.runtime.publish import TrustDeliveries, pending
 
 P = "scores-0"
 

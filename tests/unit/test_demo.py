@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from streams import demo, watch
-from streams.demo import (
+from streams.apps import demo, watch
+from streams.apps.demo import (
     BOARDS,
     INVALID_LINE,
     DemoConfig,
@@ -24,11 +24,11 @@ from streams.demo import (
     iter_messages,
     user_names,
 )
+from streams.apps.replay import replay
+from streams.apps.watch import CLEAR, WatchView, render_frame
+from streams.edge.validation import Rejection, decode_event
 from streams.engine.config import parse_boards
 from streams.engine.events import ScoreEvent
-from streams.intake import Rejection, decode_event
-from streams.replay import replay
-from streams.watch import CLEAR, WatchView, render_frame
 
 NOW_MS = 1_795_752_000_000  # 2026-11-27T01:20:00Z
 
@@ -247,7 +247,7 @@ def test_demo_parser_rejects(argv: list[str], capsys: pytest.CaptureFixture[str]
 
 
 def test_parsers_default_from_given_settings() -> None:
-    from streams.settings import Settings
+    from streams.runtime.settings import Settings
 
     settings = Settings(kafka_bootstrap="k:9", scores_topic="s-in", changes_topic="s-out")
     parser = argparse.ArgumentParser(prog="rankstream")

@@ -11,14 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.dead_letter import REASONS, DeadLetterReplay, DeadLetterStream, Reason
-from streams.engine.events import ScoreEvent
-from streams.intake import (
+from streams.edge.validation import (
     MAX_MESSAGE_BYTES,
     Rejection,
     dead_letter_for_line,
     dead_letter_for_source,
     decode_event,
 )
+from streams.engine.events import ScoreEvent
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BASE: dict[str, Any] = {

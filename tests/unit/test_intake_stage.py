@@ -1,4 +1,4 @@
-"""The intake stage's unit of work (streams.intake_stage.intake_unit): one input
+"""The intake stage's unit of work (streams.runtime.intake_stage.intake_unit): one input
 partition's records become by-board runs and dead letters, in one unit whose next offset
 follows the last record."""
 
@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from streams.edge.wire import decode_events
 from streams.engine.config import parse_boards
-from streams.intake_stage import IntakeTopics, intake_unit
-from streams.wire import decode_events
+from streams.runtime.intake_stage import IntakeTopics, intake_unit
 
 TOPICS = IntakeTopics("scores", "app-scores-by-board", "scores-dlq")
 NOW = 1_795_000_000_000

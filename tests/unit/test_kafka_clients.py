@@ -1,4 +1,4 @@
-"""Connection settings (streams.kafka_clients): the options every Kafka client gets, faust's
+"""Connection settings (streams.runtime.kafka_clients): the options every Kafka client gets, faust's
 credentials, the AMQP TLS context, the settings' consistency checks, and secrets kept out of
 every repr, str and error message."""
 
@@ -22,7 +22,7 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.kafka_clients import (
+from streams.runtime.kafka_clients import (
     SecuritySettingError,
     amqp_ssl_context,
     explain_kafka_failure,
@@ -32,7 +32,7 @@ from streams.kafka_clients import (
     kafka_options,
     sasl_password,
 )
-from streams.settings import Settings, SettingsError, load_settings, redact_url
+from streams.runtime.settings import Settings, SettingsError, load_settings, redact_url
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cr3t-Pa55word"

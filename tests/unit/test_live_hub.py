@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from streams.api.live import QUEUE_MAX, Hub
+from streams.apps.api.live import QUEUE_MAX, Hub
 
 
 def test_watched_while_any_board_has_a_watcher() -> None:

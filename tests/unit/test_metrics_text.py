@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from bench.harness import scrape_metrics
-from streams.api.metrics import metrics_text
-from streams.ranker import Counts
+from streams.apps.api.metrics import metrics_text
+from streams.runtime.ranker import Counts
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ import sys
 
 import pytest
 
-from streams.native_memory import MAX_MMAP_THRESHOLD, pin_mmap_threshold
+from streams.runtime.native_memory import MAX_MMAP_THRESHOLD, pin_mmap_threshold
 
 # Free one 2 MiB mmapped block (glibc then raises its threshold to 2 MiB), then count
 # mmapped chunks (mallinfo2().hblks) around a 512 KiB allocation.
 PROBE = """
 import ctypes, sys
-from streams.native_memory import pin_mmap_threshold
+from streams.runtime.native_memory import pin_mmap_threshold
 
 class MallInfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in (

@@ -12,7 +12,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.publish import NotOwned, Outputs, TransactionalPublisher, Unit, unseen
+from streams.runtime.publish import NotOwned, Outputs, TransactionalPublisher, Unit, unseen
 
 
 class FakeProducer:

@@ -15,10 +15,10 @@ from rocksdict import Rdict
 from streams.engine.config import BoardConfig, BoardsConfig
 from streams.engine.events import ScoreEvent
 from streams.engine.timefmt import parse_rfc3339_ms
-from streams.publish import Unit
-from streams.ranker import Item, Ranker
-from streams.state.rocksdb import RocksStore
-from streams.state.tuning import rocksdb_options
+from streams.runtime.publish import Unit
+from streams.runtime.ranker import Item, Ranker
+from streams.runtime.state.rocksdb import RocksStore
+from streams.runtime.state.tuning import rocksdb_options
 
 T0 = parse_rfc3339_ms("2026-11-27T10:00:00Z")
 DAILY_CLOSE = parse_rfc3339_ms("2026-11-28T00:05:00Z")  # end of the 27th + 300 s grace

@@ -18,10 +18,10 @@ from streams.engine import query, ranktree
 from streams.engine.config import BoardConfig, BoardsConfig
 from streams.engine.core import Engine
 from streams.engine.events import ScoreEvent, WindowRef
-from streams.publish import Unit
-from streams.ranker import Item, Ranker
-from streams.state.rocksdb import RocksStore
-from streams.state.tuning import rocksdb_options
+from streams.runtime.publish import Unit
+from streams.runtime.ranker import Item, Ranker
+from streams.runtime.state.rocksdb import RocksStore
+from streams.runtime.state.tuning import rocksdb_options
 
 from .reference import Reference
 
@@ -82,7 +82,7 @@ def test_flush_persists_the_rank_trees(tmp_path: Path, monkeypatch: pytest.Monke
                 f"e{batch}-{n}", "b", f"u{rng.randrange(120)}", rng.randint(-5, 20), NOW - n
             )
             ref.apply(event)
-            # by-board messages carry runs of events (streams.wire): 1 to 6 per message
+            # by-board messages carry runs of events (streams.edge.wire): 1 to 6 per message
             if items and len(items[-1].events) < rng.randint(1, 6):
                 items[-1].events.append(event)
             else:

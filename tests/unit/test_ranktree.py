@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from streams.engine.ranktree import NodeCache, RankTree
 from streams.engine.storage import MemoryStore
-from streams.state.rocksdb import RocksStore
+from streams.runtime.state.rocksdb import RocksStore
 
 INDEX = b"I\x00t"
 TREE = b"T\x00t"

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
+from streams.apps.replay import replay
 from streams.engine.config import BoardsConfig
-from streams.replay import replay
 
 GOOD_1 = b'{"event_id":"g1","board":"arena","user":"ada","score":5,"ts":"2026-11-27T10:00:00Z"}'
 GOOD_2 = b'{"event_id":"g2","board":"arena","user":"bob","score":7,"ts":1795780800000}'

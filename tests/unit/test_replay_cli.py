@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bench.gen_events import INVALID_KINDS, GenConfig, iter_lines
+from streams.edge.fold import Folded
+from streams.edge.validation import Rejection, decode_event
 from streams.engine.config import load_boards
 from streams.engine.timefmt import format_ms
-from streams.fold import Folded
-from streams.intake import Rejection, decode_event
 
 from .reference import Reference
 
@@ -24,7 +24,7 @@ BOARDS = ROOT / "bench" / "boards.toml"
 
 def run_replay(*args: str, stdin: bytes) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", "replay", *args],
+        [sys.executable, "-m", "streams", "replay", *args],
         input=stdin,
         capture_output=True,
         cwd=ROOT,

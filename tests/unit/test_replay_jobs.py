@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from bench.gen_events import GenConfig, iter_lines
-from streams import replay_jobs
+from streams.apps import replay_jobs
+from streams.apps.replay import ReplayStats, replay, wall_clock_ms
+from streams.apps.replay_jobs import ReplayWorkerError
+from streams.edge.validation import Rejection, decode_event
 from streams.engine.config import BoardsConfig, load_boards
 from streams.engine.timefmt import format_ms
-from streams.intake import Rejection, decode_event
-from streams.replay import ReplayStats, replay, wall_clock_ms
-from streams.replay_jobs import ReplayWorkerError
 
 ROOT = Path(__file__).resolve().parents[2]
 BOARDS = ROOT / "bench" / "boards.toml"
@@ -66,7 +66,7 @@ def test_jobs_write_the_bytes_of_one_job_across_chunks(
 
 def run_cli(*args: str, stdin: bytes) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", "replay", *args],
+        [sys.executable, "-m", "streams", "replay", *args],
         input=stdin,
         capture_output=True,
         cwd=ROOT,

@@ -22,7 +22,13 @@ from streams.engine.config import BoardsConfig
 from streams.engine.core import Engine, Result
 from streams.engine.events import ScoreEvent
 from streams.engine.storage import MemoryStore
-from streams.state import RocksStore, RocksTuning, rocksdb_memory, rocksdb_options, split_key
+from streams.runtime.state import (
+    RocksStore,
+    RocksTuning,
+    rocksdb_memory,
+    rocksdb_options,
+    split_key,
+)
 
 from . import test_engine_property
 from .test_engine_property import NOW, scenarios

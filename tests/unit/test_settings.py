@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from streams.settings import Settings, SettingsError, env_var, load_settings
+from streams.runtime.settings import Settings, SettingsError, env_var, load_settings
 
 # Contract section 5, verbatim, plus the job's own documented knobs.
 DEFAULTS: list[tuple[str, str, Any]] = [

@@ -10,13 +10,13 @@ import pytest
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from streams.settings import Settings, env_var
-from streams.settings_doc import DOC_PATH, drifted, main, render
+from streams.apps.settings_doc import DOC_PATH, drifted, main, render
+from streams.runtime.settings import Settings, env_var
 
 
 def test_docs_settings_md_matches_the_settings_class() -> None:
     assert not drifted(DOC_PATH), (
-        f"{DOC_PATH} is out of date with streams/settings.py: run `make docs` and commit it"
+        f"{DOC_PATH} is out of date with streams/runtime/settings.py: run `make docs` and commit it"
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiokafka.errors import KafkaTimeoutError  # type: ignore[import-untyped]
 
-from streams.topics import _until_led
+from streams.runtime.topics import _until_led
 
 
 def led(topic: str, leaders: list[int]) -> dict[str, Any]:

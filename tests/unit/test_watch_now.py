@@ -1,4 +1,4 @@
-"""`rankstream watch` follows the wall clock (streams/watch.py, injected ``now_ms``): each
+"""`rankstream watch` follows the wall clock (streams/apps/watch.py, injected ``now_ms``): each
 board shows the current period of each window kind in its own time zone, empty until a
 change arrives; past midnight the new day comes with no record, and yesterday stays on
 screen, marked previous, then closed once its window_closed arrives."""
@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 
+from streams.apps.watch import WatchView, render_frame
 from streams.engine.config import BoardConfig, BoardsConfig
 from streams.engine.timefmt import parse_rfc3339_ms
-from streams.watch import WatchView, render_frame
 
 DAY = {
     "window": "daily",

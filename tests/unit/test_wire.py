@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streams.edge.wire import MAX_MESSAGE_BYTES, decode_events, encode_event, pack_events
 from streams.engine.events import ScoreEvent
-from streams.wire import MAX_MESSAGE_BYTES, decode_events, encode_event, pack_events
 
 events = st.builds(
     ScoreEvent,
