@@ -1,26 +1,7 @@
 """Wire-format models of rankstream (pydantic v2) and their exported JSON Schemas.
 
-Only the edges (intake, tests, schema export) import this package; the engine never does.
+The package never imports ``streams``: the dependency points one way. ``schemas.timefmt``
+and ``schemas.rules`` are standard-library only, so the engine may import them; the
+pydantic models live in their own modules (``schemas.score_event`` ...), which this
+``__init__`` does not import, so that importing a pure module never loads pydantic.
 """
-
-from schemas.dead_letter import (
-    REASONS,
-    DeadLetterReplay,
-    DeadLetterSource,
-    DeadLetterStream,
-    Reason,
-)
-from schemas.push import RankChangeOut, StandingOut, WindowClosedOut
-from schemas.score_event import ScoreEventIn
-
-__all__ = [
-    "REASONS",
-    "DeadLetterReplay",
-    "DeadLetterSource",
-    "DeadLetterStream",
-    "RankChangeOut",
-    "Reason",
-    "ScoreEventIn",
-    "StandingOut",
-    "WindowClosedOut",
-]

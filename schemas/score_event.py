@@ -12,8 +12,8 @@ from typing import Annotated, Final
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from schemas.timefmt import TimestampError, parse_rfc3339_ms
 from streams.engine.events import ScoreEvent
-from streams.engine.timefmt import TimestampError, parse_rfc3339_ms
 
 BOARD_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 """Board names; the anchors are literal because the rust-regex engine has no ``\\Z``."""

@@ -7,9 +7,9 @@ import os
 import sys
 from collections.abc import Sequence
 
+from schemas.timefmt import TimestampError, parse_rfc3339_ms
 from streams.apps.cliargs import fail, positive_int
 from streams.engine.config import ConfigError, load_boards
-from streams.engine.timefmt import TimestampError, parse_rfc3339_ms
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_replay(args: argparse.Namespace) -> int:
-    from streams.apps.replay import replay, wall_clock_ms
+    from schemas.timefmt import wall_clock_ms
+    from streams.apps.replay import replay
     from streams.apps.replay_jobs import ReplayWorkerError, replay_jobs
 
     try:

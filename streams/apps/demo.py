@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from schemas.timefmt import wall_clock_ms
 from streams.apps.cliargs import (
     add_kafka_options,
     describe_error,
@@ -130,10 +131,6 @@ class DemoStats:
             f"demo: sent {self.sent} messages ({self.invalid} invalid) to {topic!r} "
             f"in {self.seconds:.1f} s ({rate:.1f}/s)"
         )
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 async def ensure_topic(

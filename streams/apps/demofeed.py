@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
-from streams.engine.timefmt import format_ms
+from schemas.timefmt import format_ms
 
 __all__ = [
     "BOARDS",

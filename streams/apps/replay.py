@@ -13,12 +13,12 @@ dead-letter helpers below.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from schemas.timefmt import wall_clock_ms
 from streams.edge.refusals import refusal
 from streams.edge.validation import Rejection, dead_letter_for_line, decode_event
 from streams.engine.config import BoardsConfig
@@ -43,10 +43,6 @@ class ReplayStats:
             f"{counts['late']} late for some window), {self.dead_letters} dead letters, "
             f"{self.records} records out"
         )
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def render(records: list[Record]) -> bytes:

@@ -31,7 +31,8 @@ from itertools import islice
 from multiprocessing.process import BaseProcess
 from typing import Any, BinaryIO
 
-from streams.apps.replay import ReplayStats, render, wall_clock_ms
+from schemas.timefmt import wall_clock_ms
+from streams.apps.replay import ReplayStats, render
 from streams.edge.refusals import refusal
 from streams.edge.validation import Rejection, dead_letter_for_line, decode_event
 from streams.engine.config import BoardsConfig

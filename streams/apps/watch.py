@@ -47,11 +47,11 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
+from schemas.timefmt import format_ms, wall_clock_ms
 from streams.apps.cliargs import add_kafka_options, describe_error, fail, positive_int, settings_for
 from streams.edge.fold import Folded, WindowKey
 from streams.engine.config import BoardsConfig
 from streams.engine.query import current_windows
-from streams.engine.timefmt import format_ms
 
 if TYPE_CHECKING:
     from streams.runtime.settings import Settings
@@ -386,7 +386,7 @@ def _run_watch(args: argparse.Namespace) -> int:
         max_seconds=args.max_seconds,
         options=options,
         config=config,
-        wall_ms=lambda: time.time_ns() // 1_000_000,
+        wall_ms=wall_clock_ms,
     )
     try:
         asyncio.run(coro)

@@ -13,7 +13,7 @@ from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
-from streams.engine.timefmt import format_ms
+from schemas.timefmt import format_ms
 
 
 class ScoreEvent(NamedTuple):

@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, cast
 
 import faust
 
+from schemas.timefmt import wall_clock_ms
 from streams.apps.api import register_api
 from streams.apps.api.routes import MAX_REQUEST_LINE
 from streams.edge.wire import decode_events
@@ -45,10 +45,6 @@ from streams.runtime.state.tuning import RocksTuning
 from streams.runtime.topics import STATE_LOG_CONFIG, by_board_topic, state_log_topic
 
 log = logging.getLogger(__name__)
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class _Declarer:

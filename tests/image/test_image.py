@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from bench.gen_events import INVALID_KINDS, GenConfig, iter_lines
+from schemas.timefmt import format_ms
 from streams.edge.fold import Folded, WindowKey
-from streams.engine.timefmt import format_ms
 from tests.integration.conftest import Job
 from tests.integration.kafka_io import consume_until, produce
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from schemas.timefmt import format_ms
 from streams.engine.config import load_boards
 from streams.engine.query import current_windows
-from streams.engine.timefmt import format_ms
 
 from .api_support import get, q, start_api_worker, wait_ready
 from .conftest import Job

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from schemas.timefmt import parse_rfc3339_ms
 from streams.apps.bridge.translate import (
     HEADER_DETAIL,
     HEADER_QUEUE,
@@ -16,7 +17,6 @@ from streams.apps.bridge.translate import (
     translate,
 )
 from streams.edge.validation import decode_event
-from streams.engine.timefmt import parse_rfc3339_ms
 
 EVENT = {"event_id": "e1", "board": "arena", "user": "ada", "score": 5, "ts": 1795770000000}
 NO_ID = {k: v for k, v in EVENT.items() if k != "event_id"}

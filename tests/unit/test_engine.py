@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from schemas.timefmt import parse_rfc3339_ms
 from streams.engine.config import BoardConfig, BoardsConfig
 from streams.engine.core import Engine, Outcome
 from streams.engine.events import RankChange, ScoreEvent, WindowClosed
 from streams.engine.storage import MemoryStore
-from streams.engine.timefmt import parse_rfc3339_ms
 from streams.engine.windows import Calendar
 
 T0 = parse_rfc3339_ms("2026-11-27T10:00:00Z")

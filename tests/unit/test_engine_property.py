@@ -11,12 +11,12 @@ from typing import Any, NamedTuple
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from schemas.timefmt import parse_rfc3339_ms
 from streams.engine import core
 from streams.engine.config import BoardConfig, BoardsConfig
 from streams.engine.core import Engine, Outcome
 from streams.engine.events import RankChange, Record, ScoreEvent, WindowClosed
 from streams.engine.storage import MemoryStore
-from streams.engine.timefmt import parse_rfc3339_ms
 
 from .reference import Reference, WindowId
 

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.timefmt import format_ms, parse_rfc3339_ms
 from streams.engine import query
 from streams.engine.config import BoardConfig, BoardsConfig
 from streams.engine.core import Engine
 from streams.engine.events import ScoreEvent
 from streams.engine.storage import MemoryStore
-from streams.engine.timefmt import format_ms, parse_rfc3339_ms
 
 MIN = 60_000
 HOUR = 60 * MIN

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from rocksdict import Rdict
 
+from schemas.timefmt import parse_rfc3339_ms
 from streams.engine.config import BoardConfig, BoardsConfig
 from streams.engine.events import ScoreEvent
-from streams.engine.timefmt import parse_rfc3339_ms
 from streams.runtime.publish import Unit
 from streams.runtime.ranker import Item, Ranker
 from streams.runtime.state.rocksdb import RocksStore

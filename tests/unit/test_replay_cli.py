@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bench.gen_events import INVALID_KINDS, GenConfig, iter_lines
+from schemas.timefmt import format_ms
 from streams.edge.fold import Folded
 from streams.edge.validation import Rejection, decode_event
 from streams.engine.config import load_boards
-from streams.engine.timefmt import format_ms
 
 from .reference import Reference
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from bench.gen_events import GenConfig, iter_lines
+from schemas.timefmt import format_ms, wall_clock_ms
 from streams.apps import replay_jobs
-from streams.apps.replay import ReplayStats, replay, wall_clock_ms
+from streams.apps.replay import ReplayStats, replay
 from streams.apps.replay_jobs import ReplayWorkerError
 from streams.edge.validation import Rejection, decode_event
 from streams.engine.config import BoardsConfig, load_boards
-from streams.engine.timefmt import format_ms
 
 ROOT = Path(__file__).resolve().parents[2]
 BOARDS = ROOT / "bench" / "boards.toml"

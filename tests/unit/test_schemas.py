@@ -9,18 +9,12 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from schemas import (
-    REASONS,
-    DeadLetterReplay,
-    DeadLetterStream,
-    RankChangeOut,
-    Reason,
-    ScoreEventIn,
-    WindowClosedOut,
-)
+from schemas.dead_letter import REASONS, DeadLetterReplay, DeadLetterStream, Reason
 from schemas.export import MODELS, SCHEMA_DIR, drifted, main, render, render_all, write_all
+from schemas.push import RankChangeOut, WindowClosedOut
+from schemas.score_event import ScoreEventIn
+from schemas.timefmt import parse_rfc3339_ms
 from streams.engine.events import RankChange, ScoreEvent, Standing, WindowClosed, WindowRef
-from streams.engine.timefmt import parse_rfc3339_ms
 
 # --- drift between the models and the committed schema files ----------------------------
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 
+from schemas.timefmt import parse_rfc3339_ms
 from streams.apps.watch import WatchView, render_frame
 from streams.engine.config import BoardConfig, BoardsConfig
-from streams.engine.timefmt import parse_rfc3339_ms
 
 DAY = {
     "window": "daily",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.engine.timefmt import format_ms, parse_rfc3339_ms
+from schemas.timefmt import format_ms, parse_rfc3339_ms
 from streams.engine.windows import WEEKDAYS, Calendar
 
 HOUR = 3_600_000

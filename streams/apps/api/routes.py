@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from importlib import metadata, resources
 from typing import Any, TypeVar
@@ -38,6 +37,7 @@ from schemas.query import (
     UserRanksOut,
     WindowOut,
 )
+from schemas.timefmt import format_ms, wall_clock_ms
 from streams.apps.api.errors import UNAVAILABLE, Unavailable, json_errors
 from streams.apps.api.live import Hub, run_push_consumer, sse_response
 from streams.apps.api.metrics import metrics_text
@@ -61,7 +61,6 @@ from streams.engine.config import BoardsConfig
 from streams.engine.core import Engine
 from streams.engine.events import WindowRef
 from streams.engine.query import QueryError
-from streams.engine.timefmt import format_ms
 from streams.runtime.ranker import Ranker
 from streams.runtime.settings import Settings
 
@@ -75,10 +74,6 @@ Q = TypeVar("Q", bound=Params)
 #: Room for the longest valid request: 100 user ids of 128 characters, each up to 4 bytes
 #: of UTF-8 percent-encoded (x3) with its ``&id=`` (~154 KiB), a user in the path, a period.
 MAX_REQUEST_LINE = 256 * 1024
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _json(model: BaseModel, status: int = 200) -> web.Response:
@@ -98,7 +93,7 @@ class Api:
         config: BoardsConfig,
         owners: Owners,
         hub: Hub,
-        clock: Clock = wall_ms,
+        clock: Clock = wall_clock_ms,
     ) -> None:
         self.app = app
         self.ranker = ranker
@@ -247,7 +242,7 @@ def register_api(
     settings: Settings,
     config: BoardsConfig,
     by_board: str,
-    clock: Clock = wall_ms,
+    clock: Clock = wall_clock_ms,
 ) -> None:
     """Add the query API, live page, health and metrics to ``app``'s web server."""
     table = app.tables["state"]

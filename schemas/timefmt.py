@@ -1,4 +1,6 @@
-"""RFC 3339 instants <-> epoch milliseconds.
+"""RFC 3339 instants <-> epoch milliseconds, and the wall clock in epoch milliseconds.
+
+Standard library only: the engine imports it, so it must not pull pydantic in.
 
 `datetime.fromisoformat` alone accepts far more than RFC 3339 (week dates, basic format,
 naive times), and the contract rejects a timestamp without an offset, so the shape is
@@ -9,6 +11,7 @@ move an event across a window boundary.
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})\Z")
@@ -48,3 +51,8 @@ def format_ms(ms: int) -> str:
     if ms % 1000:
         text += f".{ms % 1000:03d}"
     return text + "Z"
+
+
+def wall_clock_ms() -> int:
+    """The wall clock in epoch milliseconds: the clock the job injects into the engine."""
+    return time.time_ns() // 1_000_000
