@@ -52,21 +52,31 @@ class StandingOut(BaseModel):
     score: int = Field(description="The user's final score in the window.")
 
 
-class RankChangeOut(BaseModel):
+class _WindowRecord(BaseModel):
+    """The fields every push record starts with: its type and the window it is about.
+
+    Subclasses narrow ``type`` to their literal; pydantic keeps an overridden field in the
+    base's position, so ``type`` stays the first property of each exported schema.
+    """
+
+    model_config = _OUT_CONFIG
+
+    type: str = Field(description="Record type discriminator.")
+    board: str = Field(description="The board; also the Kafka record key.")
+    window: WindowKind = Field(description="Window kind: daily, weekly or all.")
+    period: str | None = Field(pattern=_PERIOD, description=_PERIOD_DOC)
+    window_start: str | None = Field(pattern=_INSTANT, description=_START_DOC)
+    window_end: str | None = Field(pattern=_INSTANT, description=_END_DOC)
+
+
+class RankChangeOut(_WindowRecord):
     """A user's rank or score changed inside a window's top-K because of one event.
 
     Folding these per (board, window, period), applying all changes of one cause
     together, rebuilds the top-K exactly.
     """
 
-    model_config = _OUT_CONFIG
-
     type: Literal["rank_change"] = Field(description="Record type discriminator.")
-    board: str = Field(description="The board; also the Kafka record key.")
-    window: WindowKind = Field(description="Window kind: daily, weekly or all.")
-    period: str | None = Field(pattern=_PERIOD, description=_PERIOD_DOC)
-    window_start: str | None = Field(pattern=_INSTANT, description=_START_DOC)
-    window_end: str | None = Field(pattern=_INSTANT, description=_END_DOC)
     user: str = Field(description="The user whose rank or score changed.")
     old_rank: int | None = Field(
         ge=1, description="Rank before the event; null if the user was not in the top-K."
@@ -85,17 +95,10 @@ class RankChangeOut(BaseModel):
         return self
 
 
-class WindowClosedOut(BaseModel):
+class WindowClosedOut(_WindowRecord):
     """A window closed (watermark passed its end plus grace); these are its final standings."""
 
-    model_config = _OUT_CONFIG
-
     type: Literal["window_closed"] = Field(description="Record type discriminator.")
-    board: str = Field(description="The board; also the Kafka record key.")
-    window: WindowKind = Field(description="Window kind: daily, weekly or all.")
-    period: str | None = Field(pattern=_PERIOD, description=_PERIOD_DOC)
-    window_start: str | None = Field(pattern=_INSTANT, description=_START_DOC)
-    window_end: str | None = Field(pattern=_INSTANT, description=_END_DOC)
     standings: list[StandingOut] = Field(description="Final top-K in rank order, rank 1 first.")
 
     @model_validator(mode="after")

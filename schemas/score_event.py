@@ -12,11 +12,8 @@ from typing import Annotated, Final
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from schemas.rules import BOARD_PATTERN
 from schemas.timefmt import TimestampError, parse_rfc3339_ms
-from streams.engine.events import ScoreEvent
-
-BOARD_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
-"""Board names; the anchors are literal because the rust-regex engine has no ``\\Z``."""
 
 USER_PATTERN: Final = r"^[^\x00-\x1f\x7f]*$"
 """No C0 control character nor DEL: they corrupt logs, terminals and line-based tools."""
@@ -110,7 +107,3 @@ class ScoreEventIn(BaseModel):
             "from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z."
         ),
     )
-
-    def to_engine(self) -> ScoreEvent:
-        """Hand the engine a plain dataclass: it must not depend on pydantic."""
-        return ScoreEvent(self.event_id, self.board, self.user, self.score, self.ts)

@@ -11,12 +11,17 @@ from streams.engine.config import BoardsConfig
 from streams.engine.core import Outcome
 
 
+def future(config: BoardsConfig) -> Rejection:
+    """The dead letter of an event whose ``ts`` is too far ahead of the wall clock."""
+    return Rejection(
+        "future", f"ts is more than {config.max_future_seconds}s ahead of the wall clock"
+    )
+
+
 def refusal(outcome: Outcome, config: BoardsConfig, board: str) -> Rejection | None:
     """The dead letter of an event the engine refused, else None (applied or duplicate)."""
     if outcome is Outcome.FUTURE:
-        return Rejection(
-            "future", f"ts is more than {config.max_future_seconds}s ahead of the wall clock"
-        )
+        return future(config)
     if outcome is Outcome.TOO_OLD:
         horizon = config.for_board(board).dedup_seconds
         return Rejection(

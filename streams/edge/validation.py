@@ -22,8 +22,8 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from schemas.dead_letter import REASONS, Reason
+from schemas.rules import BOARD_PATTERN
 from schemas.score_event import (
-    BOARD_PATTERN,
     MAX_EVENT_ID_CHARS,
     MAX_USER_CHARS,
     ScoreEventIn,
@@ -64,6 +64,11 @@ class Rejection:
     detail: str
 
 
+def to_engine(event: ScoreEventIn) -> ScoreEvent:
+    """The engine's plain dataclass of a validated event: the engine must not see pydantic."""
+    return ScoreEvent(event.event_id, event.board, event.user, event.score, event.ts)
+
+
 def decode_event(raw: bytes, *, fallback_event_id: str | None = None) -> ScoreEvent | Rejection:
     """Validate one message against contract section 1.
 
@@ -84,7 +89,7 @@ def decode_event(raw: bytes, *, fallback_event_id: str | None = None) -> ScoreEv
         rejection = _non_json_constant(raw)
         if rejection is not None:
             return rejection
-    return ScoreEvent(event.event_id, event.board, event.user, event.score, event.ts)
+    return to_engine(event)
 
 
 def _may_hold_constant(raw: bytes) -> bool:
@@ -182,7 +187,7 @@ def _with_fallback_id(
         rejection = _non_json_constant(raw)
         if rejection is not None:
             return rejection
-    return event.to_engine()
+    return to_engine(event)
 
 
 def _unparseable(raw: bytes, error: ErrorDetails) -> Rejection:
@@ -240,24 +245,28 @@ def _first_control(text: str) -> str:
     return "U+0000..U+001F or U+007F"  # pragma: no cover - the pattern said there is one
 
 
+#: JSON's value types by name, in the order they are tested (``bool`` before ``int``: a
+#: boolean is an int in Python but not in JSON).
+_KINDS: Final = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "an object"),
+)
+
+
 def _kind(value: object) -> str:
     """A JSON-centric name for a parsed value ("a float", "NaN"), for error details."""
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
     if isinstance(value, float):
         if math.isnan(value):
             return "NaN (which is not valid JSON)"
         if math.isinf(value):
             return "an infinite number (Infinity is not valid JSON)"
         return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
+    for kind, name in _KINDS:
+        if isinstance(value, kind):
+            return name
     return type(value).__name__  # pragma: no cover - JSON has no other types

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from schemas.rules import BOARD_PATTERN, is_board_name
 from streams.engine.windows import KINDS, WEEKDAYS
 
 AGGREGATES: tuple[str, ...] = ("sum", "max", "min", "last")
 ORDERS: tuple[str, ...] = ("desc", "asc")
 MAX_TOP = 10_000
-BOARD_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
 class ConfigError(ValueError):
@@ -97,10 +97,8 @@ def parse_boards(data: dict[str, Any]) -> BoardsConfig:
     boards: dict[str, BoardConfig] = {}
     for name, table in _table(data, "boards", "boards").items():
         where = f"boards.{name}"
-        if not _valid_board_name(name):
-            raise ConfigError(
-                f"{where}: board names must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,127}}$"
-            )
+        if not is_board_name(name):
+            raise ConfigError(f"{where}: board names must match {BOARD_PATTERN}")
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: must be a table such as [boards.{name}]")
         boards[name] = _parse_board(table, defaults, where)
@@ -174,9 +172,3 @@ def _reject_unknown(table: dict[str, Any], allowed: tuple[str, ...], prefix: str
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _valid_board_name(name: str) -> bool:
-    return (
-        0 < len(name) <= 128 and name[0] not in "._-" and all(c in BOARD_NAME_CHARS for c in name)
-    )

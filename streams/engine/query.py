@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from streams.engine.codec import decode_state, index_key, index_score, index_user
 from streams.engine.config import BoardConfig
 from streams.engine.core import Engine
-from streams.engine.events import WindowRef
+from streams.engine.events import Standing, WindowRef
 from streams.engine.windows import ALL, KINDS, Calendar
 
 MAX_LIMIT = 1000
@@ -36,11 +36,8 @@ class QueryError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    rank: int
-    user: str
-    score: int
+Entry = Standing
+"""A row of a top-N or around-me page: the same (rank, user, score) as a final standing."""
 
 
 @dataclass(frozen=True, slots=True)

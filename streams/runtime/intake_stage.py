@@ -6,9 +6,8 @@ A plain aiokafka consume -> validate -> produce loop, in its own consumer group
 * Exactly-once (the default): a batch's share of one input partition is one
   :class:`~streams.runtime.publish.Unit`: its by-board runs, its dead letters and the
   partition's next input offset go out in ONE Kafka transaction on the producer
-  ``<app_id>-intake-<p>``, so a
-  ``read_committed`` reader of the by-board or DLQ topic sees each input once. Offsets are
-  never committed any other way (``enable_auto_commit`` is off and nothing calls
+  ``<app_id>-intake-<p>``, so a ``read_committed`` reader of the by-board or DLQ topic sees
+  each input once. Offsets are never committed any other way (``enable_auto_commit`` is off and nothing calls
   ``commit``): the group's position only moves with a committed transaction.
 * A rebalance waits for the batch in flight (``on_partitions_revoked`` takes the batch lock),
   so a unit is committed before its partition can move; a partition that moved anyway is
@@ -38,6 +37,7 @@ from aiokafka import (  # type: ignore[import-untyped]
     TopicPartition,
 )
 
+from streams.edge import refusals
 from streams.edge.validation import Rejection, dead_letter_for_source, decode_event
 from streams.edge.wire import encode_event, pack_events
 from streams.engine.config import BoardsConfig
@@ -88,14 +88,13 @@ def intake_unit(
     unit = Unit(first.topic, first.partition, records[-1].offset + 1)
     runs: dict[str, list[bytes]] = {}
     invalid = 0
-    future_detail = f"ts is more than {config.max_future_seconds}s ahead of the wall clock"
     for record in records:
         raw = record.value or b""
         decoded = decode_event(raw)
         if not isinstance(decoded, Rejection) and is_future(
             decoded.ts, now_ms, config.max_future_seconds
         ):
-            decoded = Rejection("future", future_detail)
+            decoded = refusals.future(config)
         if isinstance(decoded, Rejection):
             letter = dead_letter_for_source(
                 decoded, raw, record.topic, record.partition, record.offset

@@ -14,6 +14,7 @@ from schemas.export import MODELS, SCHEMA_DIR, drifted, main, render, render_all
 from schemas.push import RankChangeOut, WindowClosedOut
 from schemas.score_event import ScoreEventIn
 from schemas.timefmt import parse_rfc3339_ms
+from streams.edge.validation import to_engine
 from streams.engine.events import RankChange, ScoreEvent, Standing, WindowClosed, WindowRef
 
 # --- drift between the models and the committed schema files ----------------------------
@@ -221,6 +222,6 @@ def test_score_event_in_exposes_ts_as_epoch_ms_and_converts_to_engine() -> None:
     )
     model = ScoreEventIn.model_validate_json(raw)
     assert model.ts == 1500
-    assert model.to_engine() == ScoreEvent("e", "b", "u", -3, 1500)
+    assert to_engine(model) == ScoreEvent("e", "b", "u", -3, 1500)
     with pytest.raises(ValidationError):
         model.__setattr__("score", 4)  # frozen: a validated event cannot be made invalid

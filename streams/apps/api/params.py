@@ -34,7 +34,8 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.score_event import BOARD_PATTERN, MAX_USER_CHARS
+from schemas.rules import BOARD_PATTERN, is_board_name
+from schemas.score_event import MAX_USER_CHARS
 from streams.engine.query import MAX_AROUND, MAX_IDS, MAX_LIMIT, QueryError
 from streams.engine.windows import KINDS
 
@@ -43,7 +44,6 @@ DEFAULT_LIMIT = 100
 
 _DECIMAL = re.compile(r"-?[0-9]{1,18}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_BOARD = re.compile(BOARD_PATTERN)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: One user id: 1..128 characters, no control characters (contract section 1).
 _USER_CHAR = r"[^\x00-\x1f\x7f]"
@@ -92,7 +92,7 @@ def _ids(value: str) -> str:
 
 
 def _board(value: str) -> str:
-    if _BOARD.fullmatch(value) is None:
+    if not is_board_name(value):
         raise ValueError(
             "a board name is 1..128 letters, digits, '.', '_' or '-', starting with a letter "
             "or digit"
