@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 from bench import harness
 from bench.e2e_legs import gen_lines, throughput
 from bench.harness import BenchFailure
+from bench.stream_job import create_topics, delete_topics_with_prefix, run_id
 
 READY_TIMEOUT_S = 120.0
 
@@ -99,7 +100,7 @@ def measure(
 ) -> dict[str, Any]:
     """Run one ceiling on its own topics (``prefix``-in/via/out/log), deleted afterwards."""
     names = [f"{prefix}-{name}" for name in ("in", "via", "out", "log")]
-    asyncio.run(harness.create_topics(bootstrap, names, partitions))
+    asyncio.run(create_topics(bootstrap, names, partitions))
     cmd, group, committed_topic = command
     with tempfile.TemporaryDirectory(prefix="rankstream-ceiling-") as tmp:
         log_path = Path(tmp) / "ceiling.log"
@@ -136,7 +137,7 @@ def measure(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-            asyncio.run(harness.delete_topics_with_prefix(bootstrap, prefix))
+            asyncio.run(delete_topics_with_prefix(bootstrap, prefix))
 
 
 def _wait(ready: Callable[[], bool], alive: Callable[[], None]) -> None:
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     now_ms = time.time_ns() // 1_000_000
     start = now_ms - 2 * 3_600_000 - 9 * harness.DAY_MS
     lines = gen_lines(args.events, args.users, 21, now_ms, start, 9 * 24)  # as e2e_bench's
-    prefix = harness.run_id("ceiling")
+    prefix = run_id("ceiling")
     if args.kind == "raw":
         command = raw_command(args.bootstrap, prefix, settings)
     else:

@@ -43,6 +43,7 @@ from typing import Any
 from bench import ceilings, harness
 from bench.e2e_legs import cause_of, gen_lines, latency, throughput
 from bench.harness import BenchFailure, Worker
+from bench.stream_job import run_id
 
 # cause_of and gen_lines moved to e2e_legs.py; state_bench still imports them from here.
 __all__ = [
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         9 * 24,
         args.event_boards,
     )
-    rid = harness.run_id()
+    rid = run_id("bench")
     result: dict[str, Any] = {
         "bench": "e2e",
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -124,11 +125,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="rankstream-e2e-") as tmp:
         worker = Worker(
             bootstrap,
-            f"{rid}-w",
             Path(tmp),
             boards,
             args.partitions,
             args.guarantee,
+            app_id=f"{rid}-w",
             extra_env={f"RANKSTREAM_{k.upper()}": v for k, v in overrides.items()},
         )
         try:

@@ -1,5 +1,7 @@
-"""Shared plumbing of the Kafka legs (``e2e_bench``, ``state_bench``): topics per run, one
-worker process, its RSS, committed offsets, and the settings a result must record.
+"""Shared plumbing of the Kafka legs (``e2e_bench``, ``state_bench``, ``restart_time``): the
+bench's worker (a :class:`bench.stream_job.StreamJob`, the harness the integration tests use
+too), its RSS and CPU, committed offsets, the load producer, and the settings a result must
+record.
 
 Every run gets its own app id and topics (``bench-<hex>-...``) on the shared broker and
 deletes them at the end; nothing here stops, resets or reconfigures the broker.
@@ -12,21 +14,19 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
+
+from bench.stream_job import StreamJob
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY_MS = 86_400_000
@@ -35,12 +35,6 @@ GUARANTEES = ("at_least_once", "exactly_once")
 
 #: Outcomes that end an event's way through the worker ("late" counts besides "applied").
 DONE_OUTCOMES = ("applied", "duplicate", "invalid")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("localhost", 0))
-        return int(sock.getsockname()[1])
 
 
 def scrape_metrics(url: str) -> dict[str, float]:
@@ -54,32 +48,6 @@ def scrape_metrics(url: str) -> dict[str, float]:
             labels = ",".join(f'{k}="{v}"' for k, v in sample.labels.items())
             found[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
     return found
-
-
-def run_id(prefix: str = "bench") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-async def create_topics(bootstrap: str, names: Iterable[str], partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
-    finally:
-        await admin.close()
-
-
-async def delete_topics_with_prefix(bootstrap: str, prefix: str) -> list[str]:
-    """Delete this run's topics (its own, and the worker's internal ones)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if names:
-            await admin.delete_topics(names)
-        return names
-    finally:
-        await admin.close()
 
 
 async def committed_total(bootstrap: str, group: str, topics: Iterable[str]) -> int:
@@ -171,101 +139,45 @@ def worker_settings(guarantee: str, partitions: int) -> dict[str, Any]:
     return {**defaults, "partitions": partitions, "processing_guarantee": guarantee}
 
 
+class BenchFailure(RuntimeError):
+    """A leg could not be measured (the worker died, a timeout passed, ...)."""
+
+
 @dataclass
-class Worker:
-    """One ``rankstream worker`` process with its own app id, topics and data folder."""
+class Worker(StreamJob):
+    """A leg's stream job, run by one worker process (worker 0) at a time: its data folder
+    stays across restarts, each start gets a new web port and log. The job's own fields are
+    StreamJob's; a dead worker or a missed wait raises :class:`BenchFailure`."""
 
-    bootstrap: str
-    app_id: str
-    workdir: Path
-    boards: Path
-    partitions: int = 4
-    guarantee: str = "exactly_once"
-    extra_env: dict[str, str] = field(default_factory=dict)
-    #: the worker's command line; default ``python -m streams.apps.cli worker``
-    command: list[str] | None = None
-    proc: subprocess.Popen[bytes] | None = None
-    started_at: float = 0.0
-    starts: int = 0
-    web_port: int = 0  # the HTTP API of the current start (a free port per start)
+    failure: ClassVar[type[Exception]] = BenchFailure
 
     @property
-    def scores(self) -> str:
-        return f"{self.app_id}-scores"
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        return self.current.get(0)
 
     @property
-    def changes(self) -> str:
-        return f"{self.app_id}-changes"
+    def started_at(self) -> float:
+        return self.start_times.get(0, 0.0)
 
     @property
-    def state_log(self) -> str:
-        return f"{self.app_id}-state-log"
+    def web_port(self) -> int:
+        """The HTTP API of the current start."""
+        return self.web_ports.get(0, 0)
 
     @property
     def data_dir(self) -> Path:
-        return self.workdir / "data"
+        return self.data_dir_of(0)
 
     @property
     def log_path(self) -> Path:
-        return self.workdir / f"worker-{self.starts}.log"
-
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            RANKSTREAM_KAFKA_BOOTSTRAP=self.bootstrap,
-            RANKSTREAM_APP_ID=self.app_id,
-            RANKSTREAM_SCORES_TOPIC=self.scores,
-            RANKSTREAM_CHANGES_TOPIC=self.changes,
-            RANKSTREAM_DLQ_TOPIC=f"{self.app_id}-dlq",
-            RANKSTREAM_DATA_DIR=str(self.data_dir),
-            RANKSTREAM_WEB_PORT=str(self.web_port),
-            RANKSTREAM_BOARDS=str(self.boards),
-            RANKSTREAM_PARTITIONS=str(self.partitions),
-            RANKSTREAM_PROCESSING_GUARANTEE=self.guarantee,
-            **self.extra_env,
-        )
-        return env
-
-    def create_topics(self) -> None:
-        names = [self.scores, self.changes, f"{self.app_id}-dlq"]
-        asyncio.run(create_topics(self.bootstrap, names, self.partitions))
+        return self.log_path_of(0)
 
     def start(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.starts += 1
-        self.web_port = free_port()
-        log = open(self.log_path, "wb")  # noqa: SIM115 - the child owns it
-        self.started_at = time.monotonic()
-        self.proc = subprocess.Popen(
-            self.command or [sys.executable, "-m", "streams", "worker"],
-            env=self.env(),
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+        self.start_worker(0)
 
     def metrics(self) -> dict[str, float]:
         """The worker's /metrics, see :func:`scrape_metrics`."""
         return scrape_metrics(f"http://127.0.0.1:{self.web_port}/metrics")
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def check_alive(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            raise BenchFailure(f"the worker exited; log tail:\n{self.log_text()[-3000:]}")
-
-    def wait_ready(self, timeout: float = 120) -> float:
-        """Seconds from the start until the worker logged "Worker ready"."""
-        deadline = time.monotonic() + timeout
-        while "Worker ready" not in self.log_text():
-            self.check_alive()
-            if time.monotonic() > deadline:
-                raise BenchFailure(f"worker not ready after {timeout}s:\n{self.log_text()[-3000:]}")
-            time.sleep(0.05)
-        return time.monotonic() - self.started_at
 
     def committed(self) -> int:
         """Events through both agents (intake and ranking) and committed, by this process:
@@ -289,27 +201,9 @@ class Worker:
             if time.monotonic() > deadline:
                 raise BenchFailure(
                     f"worker committed {self.committed()} < {target} after {timeout}s:\n"
-                    f"{self.log_text()[-3000:]}"
+                    f"{self.log_tail()}"
                 )
             time.sleep(0.2)
-
-    def stop(self, timeout: float = 30) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-    def kill(self) -> None:
-        """SIGKILL, for a worker whose state is not needed any more."""
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
     def wipe_data(self) -> None:
         shutil.rmtree(self.data_dir, ignore_errors=True)
@@ -317,7 +211,7 @@ class Worker:
     def cleanup(self) -> None:
         self.kill()
         with contextlib.suppress(Exception):
-            asyncio.run(delete_topics_with_prefix(self.bootstrap, self.app_id))
+            self.delete_topics()
 
 
 @dataclass
@@ -335,10 +229,6 @@ class RssSampler:
             self.samples.append((round(time.monotonic() - self.t0, 2), current))
             self.peak_kib = max(self.peak_kib, peak)
         return current
-
-
-class BenchFailure(RuntimeError):
-    """A leg could not be measured (the worker died, a timeout passed, ...)."""
 
 
 def git_commit() -> dict[str, Any]:

@@ -42,8 +42,9 @@ from aiokafka.protocol.admin import (  # type: ignore[import-untyped]
 )
 
 from bench.gen_events import GenConfig, iter_lines
-from bench.harness import BenchFailure, Worker, free_port, produce_all, run_id
+from bench.harness import BenchFailure, Worker, produce_all
 from bench.runinfo import machine_info
+from bench.stream_job import free_port, run_id
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARDS = ROOT / "bench" / "boards.toml"
@@ -59,8 +60,8 @@ class Pod(Worker):
 
     port: int = field(default_factory=free_port)
 
-    def env(self) -> dict[str, str]:
-        return {**super().env(), "RANKSTREAM_WEB_PORT": str(self.port)}
+    def __post_init__(self) -> None:
+        self.extra_env["RANKSTREAM_WEB_PORT"] = str(self.port)
 
 
 def healthy(worker: Pod) -> bool:
@@ -126,7 +127,7 @@ def measure(bootstrap: str, static: bool, session_timeout: float, workdir: Path)
         if static:
             env["RANKSTREAM_GROUP_INSTANCE_ID"] = f"{app_id}-worker-{index}"
         workers.append(
-            Pod(bootstrap, app_id, workdir / app_id / f"w{index}", BOARDS, extra_env=env)
+            Pod(bootstrap, workdir / app_id / f"w{index}", BOARDS, app_id=app_id, extra_env=env)
         )
     try:
         workers[0].create_topics()
@@ -151,6 +152,8 @@ def measure(bootstrap: str, static: bool, session_timeout: float, workdir: Path)
         victim.start()  # at once, same data folder and (static) the same instance id
         return wait_until_ready(workers, victim, 4 * session_timeout + 60)
     finally:
+        for worker in workers:  # all gone first: a live one would recreate deleted topics
+            worker.kill()
         for worker in workers:
             worker.cleanup()
 

@@ -48,6 +48,7 @@ from rocksdict import Options, Rdict
 from bench import harness
 from bench.e2e_bench import cause_of, gen_lines
 from bench.harness import BenchFailure, RssSampler, Worker
+from bench.stream_job import run_id
 from streams.runtime.state.layout import partition_paths
 from streams.runtime.state.rocksdb import OFFSET_KEY
 
@@ -145,11 +146,11 @@ def size_run(args: argparse.Namespace, users: int, tmp: Path) -> dict[str, Any]:
     boards.write_text(MEM_BOARDS, encoding="utf-8")
     worker = Worker(
         args.bootstrap,
-        harness.run_id("bench-state"),
         tmp / f"size-{users}",
         boards,
         args.partitions,
         args.guarantee,
+        app_id=run_id("bench-state"),
     )
     now_ms = time.time_ns() // 1_000_000
     lines = unique_user_events(users, now_ms, distinct=args.distinct_users)
@@ -211,11 +212,11 @@ def flat_run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     boards = harness.ROOT / "bench" / "boards.toml"
     worker = Worker(
         args.bootstrap,
-        harness.run_id("bench-flat"),
         tmp / "flat",
         boards,
         args.partitions,
         args.guarantee,
+        app_id=run_id("bench-flat"),
     )
     now_ms = time.time_ns() // 1_000_000
     start = now_ms - int((args.flat_days + 0.1) * harness.DAY_MS)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from schemas.timefmt import TimestampError, parse_rfc3339_ms
-from streams.apps.cliargs import fail, positive_int
+from streams.apps.cliargs import add_job_command, fail, positive_int
 from streams.engine.config import ConfigError, load_boards
 
 
@@ -52,8 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     from streams.apps import demo, intake, watch, worker
     from streams.apps.bridge import command as bridge
 
-    worker.add_parser(sub)
-    intake.add_parser(sub)
+    for name, job in (("worker", worker), ("intake", intake)):
+        add_job_command(sub, name, job.HELP, job.DESCRIPTION, job.run)
     demo.add_parser(sub)
     watch.add_parser(sub)
     bridge.add_parser(sub)

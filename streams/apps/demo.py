@@ -48,42 +48,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from schemas.timefmt import wall_clock_ms
-from streams.apps.cliargs import (
-    add_kafka_options,
-    describe_error,
-    fail,
-    positive_float,
-    positive_int,
-    settings_for,
-)
-from streams.apps.demofeed import (
-    BOARDS,
-    INVALID_LINE,
-    NAMES,
-    DemoBoard,
-    DemoConfig,
-    Message,
-    iter_messages,
-    user_names,
-)
+from streams.apps import cliargs
+from streams.apps.demofeed import BOARDS, DemoConfig, Message, iter_messages
 
 if TYPE_CHECKING:
     from streams.runtime.settings import Settings
 
-__all__ = [
-    "BOARDS",
-    "INVALID_LINE",
-    "NAMES",
-    "DemoBoard",
-    "DemoConfig",
-    "DemoStats",
-    "Message",
-    "Pacer",
-    "add_parser",
-    "iter_messages",
-    "produce",
-    "user_names",
-]
+__all__ = ["DemoStats", "Pacer", "add_parser", "ensure_topic", "produce"]
 
 
 class Pacer:
@@ -242,30 +213,27 @@ def add_parser(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     settings: Settings | None = None,
 ) -> argparse.ArgumentParser:
-    """Register ``rankstream demo``. Options left out default from the settings
-    (``RANKSTREAM_KAFKA_BOOTSTRAP``, ``RANKSTREAM_SCORES_TOPIC``), read when it runs
-    unless ``settings`` is given here."""
-    parser = subparsers.add_parser(
+    """Register ``rankstream demo``; ``--bootstrap`` and ``--topic`` left out default from
+    ``settings``, else from the settings read when it runs."""
+    parser = cliargs.add_kafka_command(
+        subparsers,
         "demo",
+        settings,
+        "scores_topic",
         help="produce a live feed of realistic score events to Kafka",
         description="Writes score events (boards arena, speedrun, likes; Zipf-skewed users; "
         "event time = now) to the scores topic at a steady rate until Ctrl-C.",
-    )
-    add_kafka_options(
-        parser,
-        None if settings is None else settings.kafka_bootstrap,
-        None if settings is None else settings.scores_topic,
-        "topic to write to (default: $RANKSTREAM_SCORES_TOPIC or scores)",
+        topic_help="topic to write to (default: $RANKSTREAM_SCORES_TOPIC or scores)",
     )
     parser.add_argument(
-        "--rate", type=positive_float, default=50.0, help="events per second (default: 50)"
+        "--rate", type=cliargs.positive_float, default=50.0, help="events per second (default: 50)"
     )
     parser.add_argument(
-        "--users", type=positive_int, default=200, help="distinct users (default: 200)"
+        "--users", type=cliargs.positive_int, default=200, help="distinct users (default: 200)"
     )
     parser.add_argument(
         "--duration",
-        type=positive_float,
+        type=cliargs.positive_float,
         default=None,
         help="stop after this many seconds (default: run until Ctrl-C)",
     )
@@ -274,7 +242,7 @@ def add_parser(
     )
     parser.add_argument(
         "--invalid-every",
-        type=positive_int,
+        type=cliargs.positive_int,
         default=None,
         metavar="N",
         help="make every N-th message the invalid line 'User Score Update' (for the DLQ)",
@@ -282,21 +250,20 @@ def add_parser(
     parser.add_argument(
         "--quiet", action="store_true", help="no progress lines on stderr, only the summary"
     )
-    parser.set_defaults(run=_run_demo, _settings=settings)
+    parser.set_defaults(run=_run_demo)
     return parser
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from streams.runtime.kafka_clients import kafka_options
-    from streams.runtime.settings import SettingsError
+    """Exit 1 for a bad setting or a Kafka error; 0 at the end or on Ctrl-C."""
+    return cliargs.run_command(args, lambda settings: _demo(args, settings), status=1)
 
-    try:
-        settings = settings_for(args)
-        options = kafka_options(settings)
-    except SettingsError as exc:
-        return fail(str(exc))
-    bootstrap = args.bootstrap or settings.kafka_bootstrap
-    topic = args.topic or settings.scores_topic
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.runtime.kafka_clients import kafka_options
+
+    options = kafka_options(settings)
+    bootstrap, topic = cliargs.kafka_target(args, settings)
     rng = random.Random(args.seed)
     messages = iter_messages(
         DemoConfig(users=args.users, invalid_every=args.invalid_every), wall_clock_ms, rng
@@ -313,25 +280,25 @@ def _run_demo(args: argparse.Namespace) -> int:
             print(stats.summary(topic), file=sys.stderr)
 
     stats = DemoStats()
-    coro = produce(
-        bootstrap=bootstrap,
-        topic=topic,
-        messages=messages,
-        rate=args.rate,
-        duration=args.duration,
-        linger_ms=settings.producer_linger_ms,
-        partitions=settings.partitions,
-        replication=settings.replication_factor,
-        on_progress=progress,
-        stats=stats,
-        options=options,
+
+    async def feed() -> None:
+        await produce(
+            bootstrap=bootstrap,
+            topic=topic,
+            messages=messages,
+            rate=args.rate,
+            duration=args.duration,
+            linger_ms=settings.producer_linger_ms,
+            partitions=settings.partitions,
+            replication=settings.replication_factor,
+            on_progress=progress,
+            stats=stats,
+            options=options,
+        )
+        print(stats.summary(topic), file=sys.stderr)
+
+    return cliargs.run_until_stopped(
+        feed(),
+        f"cannot produce to {topic!r} on {bootstrap}",
+        on_stop=lambda: print(stats.summary(topic) + " (stopped)", file=sys.stderr),
     )
-    try:
-        asyncio.run(coro)
-    except KeyboardInterrupt:
-        print(stats.summary(topic) + " (stopped)", file=sys.stderr)
-        return 0
-    except Exception as exc:  # a Kafka or network error: report it, no traceback
-        return fail(f"cannot produce to {topic!r} on {bootstrap}: {describe_error(exc)}")
-    print(stats.summary(topic), file=sys.stderr)
-    return 0

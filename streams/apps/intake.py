@@ -12,7 +12,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from streams.apps.cliargs import run_job
 
@@ -23,15 +23,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "intake",
-        help="run only the validation stage (scores topic -> by-board topic and DLQ)",
-        description="Validates the scores topic and forwards valid events to the by-board "
-        "topic the workers rank, invalid ones to the DLQ topic, exactly once.",
-    )
-    parser.add_argument("--loglevel", default="info", help="log level")
-    parser.set_defaults(run=run)
+HELP = "run only the validation stage (scores topic -> by-board topic and DLQ)"
+DESCRIPTION = (
+    "Validates the scores topic and forwards valid events to the by-board topic the workers "
+    "rank, invalid ones to the DLQ topic, exactly once."
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +47,7 @@ async def _serve(settings: Settings, boards: BoardsConfig) -> int:
     from prometheus_client.core import CounterMetricFamily, Metric
     from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-    from streams.runtime.app import intake_stage
+    from streams.runtime.stage_setup import intake_stage
 
     invalid = [0]
 

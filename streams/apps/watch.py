@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from schemas.timefmt import format_ms, wall_clock_ms
-from streams.apps.cliargs import add_kafka_options, describe_error, fail, positive_int, settings_for
+from streams.apps import cliargs
 from streams.edge.fold import Folded, WindowKey
 from streams.engine.config import BoardsConfig
 from streams.engine.query import current_windows
@@ -323,21 +323,17 @@ def add_parser(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     settings: Settings | None = None,
 ) -> argparse.ArgumentParser:
-    """Register ``rankstream watch``. Options left out default from the settings
-    (``RANKSTREAM_KAFKA_BOOTSTRAP``, ``RANKSTREAM_CHANGES_TOPIC``), read when it runs
-    unless ``settings`` is given here."""
-    parser = subparsers.add_parser(
+    """Register ``rankstream watch`` (``--bootstrap`` and ``--topic`` as for ``demo``)."""
+    parser = cliargs.add_kafka_command(
+        subparsers,
         "watch",
+        settings,
+        "changes_topic",
         help="show the live top-10 of every board from the push topic",
         description="Folds the push topic (read_committed) and redraws the current daily, "
         "weekly and all-time top of each board until Ctrl-C. Plain frames when stdout is "
         "not a terminal.",
-    )
-    add_kafka_options(
-        parser,
-        None if settings is None else settings.kafka_bootstrap,
-        None if settings is None else settings.changes_topic,
-        "push topic to read (default: $RANKSTREAM_CHANGES_TOPIC or rank-changes)",
+        topic_help="push topic to read (default: $RANKSTREAM_CHANGES_TOPIC or rank-changes)",
     )
     parser.add_argument(
         "--from-beginning",
@@ -352,7 +348,7 @@ def add_parser(
         help="show only this board (repeatable; default: all boards)",
     )
     parser.add_argument(
-        "--limit", type=positive_int, default=10, help="rows per window (default: 10)"
+        "--limit", type=cliargs.positive_int, default=10, help="rows per window (default: 10)"
     )
     parser.add_argument(
         "--max-seconds",
@@ -360,23 +356,19 @@ def add_parser(
         default=None,
         help="stop after this many seconds, printing the last frame (for scripts and tests)",
     )
-    parser.set_defaults(run=_run_watch, _settings=settings)
+    parser.set_defaults(run=_run_watch)
     return parser
 
 
 def _run_watch(args: argparse.Namespace) -> int:
-    from streams.engine.config import ConfigError, load_boards
-    from streams.runtime.kafka_clients import kafka_options
-    from streams.runtime.settings import SettingsError
+    """Exit 1 for a bad setting or boards file or a Kafka error; 0 at the end or on Ctrl-C."""
+    return cliargs.run_command(args, lambda settings: _watch(args, settings), status=1)
 
-    try:
-        settings = settings_for(args)
-        options = kafka_options(settings)
-        config = load_boards(settings.boards)
-    except (SettingsError, ConfigError) as exc:
-        return fail(str(exc))
-    bootstrap = args.bootstrap or settings.kafka_bootstrap
-    topic = args.topic or settings.changes_topic
+
+def _watch(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.runtime.kafka_clients import kafka_options
+
+    bootstrap, topic = cliargs.kafka_target(args, settings)
     coro = watch(
         bootstrap=bootstrap,
         topic=topic,
@@ -384,14 +376,8 @@ def _run_watch(args: argparse.Namespace) -> int:
         limit=args.limit,
         boards=frozenset(args.board),
         max_seconds=args.max_seconds,
-        options=options,
-        config=config,
+        options=kafka_options(settings),
+        config=cliargs.load_boards_setting(settings),
         wall_ms=wall_clock_ms,
     )
-    try:
-        asyncio.run(coro)
-    except KeyboardInterrupt:
-        return 0
-    except Exception as exc:  # a Kafka or network error: report it, no traceback
-        return fail(f"cannot read {topic!r} on {bootstrap}: {describe_error(exc)}")
-    return 0
+    return cliargs.run_until_stopped(coro, f"cannot read {topic!r} on {bootstrap}")

@@ -5,12 +5,13 @@ five fields as a compact JSON array, which decodes without a second validation.
 
 One by-board message holds a run of one board's events from one intake batch, in intake
 order (``[[event_id, board, user, score, ts], ...]``), keyed by the board as a single event
-was. faust's path costs about as much per message whatever the message holds (measured:
-one faust agent doing nothing passes ~4,000 messages/s on the 2-core bench machine, two
-~2,000), so the ranking agent pays it once per run instead of once per event. Messages stay
-under :data:`MAX_MESSAGE_BYTES`, well inside the broker's default 1 MiB limit.
-:func:`decode_events` also reads the single-event form older workers wrote, so a rolling
-upgrade ranks what is still in the topic.
+was, so each board's events keep their order. faust's path costs about as much per message
+whatever the message holds, so the ranking agent pays it once per run instead of once per
+event (the measured ceiling: docs/design/intake-stage.md). Messages stay under
+:data:`MAX_MESSAGE_BYTES`, well inside the broker's default 1 MiB limit, unless one event
+alone is bigger. :func:`decode_events` also reads the single-event form older workers
+wrote, so a rolling upgrade ranks what is still in the topic. Tests:
+``tests/unit/test_wire.py``.
 """
 
 from __future__ import annotations

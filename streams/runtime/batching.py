@@ -5,7 +5,8 @@ few broker round trips whatever its size. The rules here keep that cost from bec
 latency: the wait for a batch is a ceiling, never a floor (an idle stage hands a lone event
 on at once, a busy one gathers the next batch while the previous transaction is in flight),
 and the work between two awaits is bounded, so the event loop keeps answering ``/healthz``
-and ``/metrics`` under a backlog. Pure and clock-injected: ``tests/unit/test_batching.py``.
+and ``/metrics`` under a backlog. Pure and clock-injected: ``tests/unit/test_batching.py``;
+design record: docs/design/intake-stage.md.
 """
 
 from __future__ import annotations

@@ -1,36 +1,30 @@
-"""faust's aiokafka consumer with five changes the exactly-once design needs.
+"""faust's aiokafka consumer for the rank stage, with the rules exactly-once needs on top.
 
-* It reads ``read_committed`` whatever faust's own processing guarantee: the by-board topic
-  is written in transactions, and a consumer reading it ``read_uncommitted`` would rank
-  events of aborted transactions (harmless today, as the retried batch carries the same
-  event ids and the engine drops the repeats, but not something to rely on).
-* After a rebalance faust seeks every partition to its committed offset and drops the
-  messages it had fetched but not yet handed to an agent, relying on the seek to fetch them
-  again. aiokafka's ``seek_to_committed`` skips a partition whose committed offset is
-  missing or 0, so for a partition nobody has committed yet the fetcher carried on *after*
-  the dropped messages: they were never processed, and the next commit skipped them (a
-  two-worker test lost the first 53 events of a partition). Such partitions are sought to
-  their beginning, which is what ``auto_offset_reset=earliest`` means for them anyway.
-* faust's recovery resumes the stream partitions *before* its seek to the committed offsets
-  has finished (``Recovery.on_recovery_completed``), so the fetcher delivered a partition
-  just taken over from aiokafka's own starting position while the seek ran, and then again
-  from the sought one. A rebalance can also run two seeks that overlap. Around such double
-  deliveries a two-worker SIGKILL test lost events (about 1 run in 16): faust's read offset,
-  moved on by the first pass, dropped the second as "already read" after events of the
-  first had gone missing. The consumer now fetches no stream partition while faust
-  rebalances or any seek is in flight, nor one of a new assignment before a seek has
-  covered it.
-* It keeps a ledger of what it fetched (:mod:`streams.runtime.delivery`), which agents consult
-  before they commit: a record fetched but never handed to the agent (faust marks a record
-  read before the agent has it, and clears its queues on a rebalance) is fetched again
-  rather than committed past; so are fetched records still not handed to the agent after
-  :data:`~streams.runtime.delivery.TAIL_GRACE_S` without progress (a lost tail, which no later
-  record reveals). The two-worker SIGKILL test's losses were of that kind.
-* faust does not commit offsets of the topics whose offsets our transactions commit
-  (:class:`~streams.runtime.publish.TransactionalPublisher`). faust commits acked offsets
-  on a timer, independently; a commit of an older batch's offset landing after a
-  transaction committed a newer one would move the group back and replay input whose
-  output is already out.
+faust's fetch loop may fetch a record and never hand it to the agent, or deliver a partition
+twice, around a rebalance; the rank stage commits its input offsets in its own transactions,
+so such a record would be committed past. This consumer keeps these invariants
+(docs/design/by-board-delivery.md has the reasons, the history and the tests):
+
+* It reads ``read_committed`` whatever faust's processing guarantee: records of aborted
+  transactions on the by-board topic are never ranked.
+* After a rebalance every partition has an explicit position: one without a committed
+  offset is sought to its log start (aiokafka's ``seek_to_committed`` skips it, and faust
+  has dropped the records it fetched but had not delivered, relying on that seek).
+* No stream partition is fetched while faust rebalances or any seek is in flight, nor a
+  partition of a new assignment before a finished seek has covered it: faust resumes
+  partitions before its seek has finished, and a second pass of a partition is dropped by
+  faust's read offset as "already read" after records of the first went missing.
+* A unit commits only a gap-free run of delivered records: a ledger of what was fetched
+  (:mod:`streams.runtime.delivery`) tells a record fetched but never delivered, and the
+  consumer seeks back to it between two fetches; fetched records still not delivered
+  :data:`~streams.runtime.delivery.TAIL_GRACE_S` after their partition last progressed
+  (a lost tail, which no later record reveals) are fetched again the same way.
+* faust commits no offsets of the topics our transactions commit
+  (:class:`~streams.runtime.publish.TransactionalPublisher`): a timer commit of an older
+  batch landing after a newer transaction would move the group back.
+
+Tests: ``tests/unit/test_consumer.py``, ``tests/unit/test_delivery.py``,
+``tests/integration/test_delivery_gaps.py``.
 """
 
 from __future__ import annotations
@@ -155,9 +149,9 @@ class RankstreamConsumer(faust_aiokafka.Consumer):
 
         All of them while faust rebalances or any seek is in flight: a rebalance may run two
         seeks that overlap (one from the fetch loop, which seeks back when it finds the flow
-        stopped, and recovery's), and records fetched between them were delivered once from
-        the first position and again after the second seek moved the partition back. After
-        the rebalance, those of a new assignment that no finished seek has covered.
+        stopped, and recovery's), and records fetched between them would be delivered once
+        from the first position and again after the second seek moved the partition back.
+        After the rebalance, those of a new assignment that no finished seek has covered.
         """
         if self._seeks_in_flight or self.app.rebalancing:
             return {tp for tp in active if not self._is_changelog_tp(tp)}

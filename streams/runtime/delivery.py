@@ -10,20 +10,19 @@ between its committed position and ``x`` is in its hands. A record fetched but n
 delivered (faust dropped it from a queue, or from its fetch loop as "already read" after
 overlapping passes of one partition) makes the answer no; the agent then processes only
 the part before the gap and the consumer seeks the partition back to it, so the missing
-records come again instead of being committed past (a two-worker SIGKILL test lost the
-events of such a gap about once in a hundred runs).
+records come again instead of being committed past.
 
 A gap shows only when a later record arrives. When the lost records are a partition's
-newest (its tail), nothing follows them until new input comes, which may be never: the
-two-worker SIGKILL test once lost all 148 events produced after the kill to the partition
-it took over, for good. So the ledger also notes what has been handed to the agent: records
-fetched beyond that and still not handed :data:`TAIL_GRACE_S` seconds after the partition
-last made progress are asked for again the same way (:meth:`FetchLedger.overdue`). Asking
-too early costs a refetch, never an event: whatever comes twice is dropped below the
-committed position.
+newest (its tail), nothing follows them until new input comes, which may be never. So the
+ledger also notes what has been handed to the agent: records fetched beyond that and still
+not handed :data:`TAIL_GRACE_S` seconds after the partition last made progress are asked
+for again the same way (:meth:`FetchLedger.overdue`). Asking too early costs a refetch,
+never an event: whatever comes twice is dropped below the committed position.
 
-Pure and without faust, so it is unit-tested on its own (the clock is injected);
-:mod:`streams.runtime.consumer` feeds it from the fetch loop and carries out the seeks it asks for.
+Why faust loses records between fetch and agent, and the history of the losses this ledger
+ends: docs/design/by-board-delivery.md. Pure and without faust, so it is unit-tested on its
+own with an injected clock (``tests/unit/test_delivery.py``); :mod:`streams.runtime.consumer`
+feeds it from the fetch loop and carries out the seeks it asks for.
 """
 
 from __future__ import annotations

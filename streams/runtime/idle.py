@@ -8,7 +8,7 @@ check reads the topics ``read_committed`` from the committed offsets with a shor
 so commit markers and aborted transactions count as nothing left, and a record already
 fetched by faust but still waiting in a batch counts as something left (its offset is not
 committed yet). It uses no group membership (``assign``, never ``subscribe``) and commits
-nothing.
+nothing. Design record: docs/design/dedup-horizon.md ("Idle close").
 """
 
 from __future__ import annotations

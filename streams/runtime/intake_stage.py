@@ -7,8 +7,9 @@ A plain aiokafka consume -> validate -> produce loop, in its own consumer group
   :class:`~streams.runtime.publish.Unit`: its by-board runs, its dead letters and the
   partition's next input offset go out in ONE Kafka transaction on the producer
   ``<app_id>-intake-<p>``, so a ``read_committed`` reader of the by-board or DLQ topic sees
-  each input once. Offsets are never committed any other way (``enable_auto_commit`` is off and nothing calls
-  ``commit``): the group's position only moves with a committed transaction.
+  each input once. Offsets are never committed any other way (``enable_auto_commit`` is
+  off and nothing calls ``commit``): the group's position only moves with a committed
+  transaction.
 * A rebalance waits for the batch in flight (``on_partitions_revoked`` takes the batch lock),
   so a unit is committed before its partition can move; a partition that moved anyway is
   dropped (:class:`~streams.runtime.publish.NotOwned`) and read again by its new owner from the

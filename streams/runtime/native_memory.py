@@ -1,14 +1,13 @@
 """glibc malloc tuning for the worker process, applied once at start-up.
 
-glibc serves an allocation of at least ``M_MMAP_THRESHOLD`` bytes with its own ``mmap``
-and returns it to the OS on ``free``. By default that threshold is *dynamic*: every free
-of such a block raises it to the block's size (up to 32 MiB), so from then on RocksDB's
-memtable arena blocks (4 MiB at a 32 MiB write buffer) and aiokafka's ~1 MiB send batches
-come from the heap instead, and a heap only shrinks from its top. Freed blocks between
-live ones stay resident: the worker's RSS grew with the events it processed, well past
-what RocksDB and Python hold (bench/README.md, "Memory at 1,000,000 users"). Setting the
-threshold explicitly switches the dynamic adjustment off, so large blocks keep going back
-to the OS. Not part of the engine: it is process tuning, like the RocksDB options.
+Invariant: with the threshold fixed, every allocation of at least that size is mmapped and
+goes back to the OS on ``free``, so RSS follows what is live. glibc's default threshold is
+*dynamic*: each free of an mmapped block raises it to that block's size (up to 32 MiB), and
+from then on RocksDB's memtable arena blocks (4 MiB at a 32 MiB write buffer) and aiokafka's
+~1 MiB send batches come from the heap, which only shrinks from its top, so freed blocks
+below live ones stay resident. Setting the threshold explicitly switches the adjustment off.
+Process tuning, like the RocksDB options, so not part of the engine. Design record and
+measurements: docs/design/memory.md; tests: ``tests/unit/test_native_memory.py``.
 """
 
 from __future__ import annotations

@@ -10,10 +10,9 @@ transaction, so a ``read_committed`` consumer sees a unit's records once or not 
 :class:`PlainPublisher` (at-least-once) sends the same records on faust's producer and
 leaves the offsets to faust.
 
-Why not faust's own exactly-once mode: it routes sends through a TransactionManager that
-does not implement the ``send_soon`` path table changelogs use, keeps no changelog position,
-and its recovery reads transactional changelogs with an off-by-one "highwater" that waits
-forever for a commit marker. We use plain faust for consuming and write transactions here.
+The transactions are ours, not faust's exactly-once mode, which cannot carry a
+transactional changelog; the unit, its invariants and their tests are in
+docs/design/exactly-once.md.
 """
 
 from __future__ import annotations
@@ -36,8 +35,8 @@ T = TypeVar("T")
 #: Upper bound of one atomic changelog flush; the changelog topic accepts batches this big.
 CHANGELOG_BATCH_BYTES = 16 * 1024 * 1024
 #: Record batches of the other outputs: under the broker's default max.message.bytes (1 MiB).
-#: aiokafka's default (16 KiB) cut a batch's rank changes into a dozen sequential round
-#: trips per partition, since it keeps one request in flight per partition.
+#: Large, because aiokafka keeps one request in flight per partition: its default (16 KiB)
+#: would send a unit's records to one partition in many sequential round trips.
 RECORD_BATCH_BYTES = 1000 * 1024
 
 

@@ -19,6 +19,10 @@ events, whose records (``window_closed``) and state changes (watermark, windows,
 clean-up) commit together, with the input position unchanged. A crash before the commit
 loses nothing (the state did not move either, so the next check closes the same windows);
 after it, the restored state says the windows are closed, so nothing closes twice.
+
+Design records: docs/design/exactly-once.md (the unit), docs/design/dedup-horizon.md (idle
+close, ``too_old``); tests: ``tests/unit/test_ranker_ranks.py``,
+``tests/unit/test_ranker_idle.py``.
 """
 
 from __future__ import annotations

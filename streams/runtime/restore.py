@@ -1,12 +1,13 @@
 """Catching a partition's RocksDB up with its changelog topic before the partition is used.
 
-We keep the changelog position in the database itself (in the write batch that applies the
-state, see :class:`~streams.runtime.state.rocksdb.RocksStore`), so a warm restart reads only what
-it missed and a cold one (data folder wiped) reads everything. The changelog is read
-``read_committed``: records of aborted transactions never reach the state. We do this
-ourselves rather than through faust's table recovery, which waits for the offset before the
-high watermark and so never finishes on a transactional changelog (that offset is a commit
-marker, which consumers never see).
+The changelog position is kept in the database itself, in the write batch that applies the
+state (:class:`~streams.runtime.state.rocksdb.RocksStore`), so position and state never
+disagree: a warm restart reads only what it missed and a cold one (data folder wiped)
+reads everything. The changelog is read ``read_committed``, so records of aborted
+transactions never reach the state, and up to the last stable offset, which a
+transactional log always reaches (faust's table recovery waits for ``highwater - 1``, a
+commit marker no consumer sees, and never finishes). Design record:
+docs/design/exactly-once.md (decision 4); tests: ``tests/integration/test_recovery.py``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ frozen :class:`Settings` object; there is deliberately no module-level instance,
 and tools can build their own.
 
 The first nine fields are the contract's (section 5) and their defaults may not change;
-the rest are the job's own knobs, documented in each field's ``description``.
+the rest are the job's own knobs. A field's docstring is its pydantic ``description``
+(``use_attribute_docstrings``), the user-facing text docs/settings.md is generated from
+(``make docs``); pydantic reads it from this file's source, which a checkout always has.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ _AMQP_NAME = r"^[A-Za-z0-9._:-]{1,255}$"
 
 
 class Settings(BaseSettings):
-    """All settings of ``rankstream worker``, ``demo``, ``watch`` and ``bridge``."""
+    """All settings of ``rankstream worker``, ``intake``, ``demo``, ``watch`` and ``bridge``."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -43,261 +45,138 @@ class Settings(BaseSettings):
         extra="ignore",  # a shared .env may hold other programs' variables
         frozen=True,
         validate_default=True,
+        use_attribute_docstrings=True,
     )
 
     # --- contract section 5 -------------------------------------------------------------
-    kafka_bootstrap: str = Field(
-        "localhost:9092",
-        min_length=1,
-        description="Kafka bootstrap servers, comma-separated host:port list.",
-    )
-    app_id: str = Field(
-        "rankstream",
-        pattern=_KAFKA_NAME,
-        description="Application id: the worker's consumer group and the prefix of its "
-        "internal topics (changelogs, repartition topics).",
-    )
-    scores_topic: str = Field(
-        "scores", pattern=_KAFKA_NAME, description="Input topic of score events (section 1)."
-    )
-    changes_topic: str = Field(
-        "rank-changes",
-        pattern=_KAFKA_NAME,
-        description="Push topic: rank_change and window_closed records (section 3).",
-    )
-    dlq_topic: str = Field(
-        "scores-dlq",
-        pattern=_KAFKA_NAME,
-        description="Dead-letter topic for invalid score events.",
-    )
-    boards: Path | None = Field(
-        None,
-        description="Boards TOML file (section 2); unset: every board uses the built-in "
-        "[defaults].",
-    )
-    data_dir: Path = Field(
-        Path("./var/rankstream"),
-        description="Directory of the worker's local state (RocksDB tables).",
-    )
-    web_port: int = Field(
-        6066, ge=0, le=65535, description="HTTP port of the worker's query API and metrics."
-    )
-    rabbitmq_url: str = Field(
-        "amqp://guest:guest@localhost:5672/",
-        pattern=r"^amqps?://",
-        description="AMQP URL of the RabbitMQ broker used by `rankstream bridge`.",
-    )
+    kafka_bootstrap: str = Field("localhost:9092", min_length=1)
+    """Kafka bootstrap servers, comma-separated host:port list."""
+    app_id: str = Field("rankstream", pattern=_KAFKA_NAME)
+    """Application id: the worker's consumer group and the prefix of its internal topics
+    (changelogs, repartition topics)."""
+    scores_topic: str = Field("scores", pattern=_KAFKA_NAME)
+    """Input topic of score events (section 1)."""
+    changes_topic: str = Field("rank-changes", pattern=_KAFKA_NAME)
+    """Push topic: rank_change and window_closed records (section 3)."""
+    dlq_topic: str = Field("scores-dlq", pattern=_KAFKA_NAME)
+    """Dead-letter topic for invalid score events."""
+    boards: Path | None = None
+    """Boards TOML file (section 2); unset: every board uses the built-in [defaults]."""
+    data_dir: Path = Path("./var/rankstream")
+    """Directory of the worker's local state (RocksDB tables)."""
+    web_port: int = Field(6066, ge=0, le=65535)
+    """HTTP port of the worker's query API and metrics."""
+    rabbitmq_url: str = Field("amqp://guest:guest@localhost:5672/", pattern=r"^amqps?://")
+    """AMQP URL of the RabbitMQ broker used by `rankstream bridge`."""
 
     # --- the job's own knobs ------------------------------------------------------------
-    processing_guarantee: Literal["exactly_once", "at_least_once"] = Field(
-        "exactly_once",
-        description="exactly_once: consume-transform-produce in Kafka transactions, so "
-        "read_committed consumers of the push topic see each change once; at_least_once: "
-        "faster, but a crash may repeat changes.",
-    )
-    partitions: int = Field(
-        4, ge=1, description="Partition count of the topics the job creates itself."
-    )
-    replication_factor: int = Field(
-        1, ge=1, description="Replication factor of the topics the job creates itself."
-    )
-    batch_max_events: int = Field(
-        500,
-        ge=1,
-        description="Ceiling of one processing batch: most score events the intake stage "
-        "takes, and most events the rank stage applies, in one unit (transaction).",
-    )
-    batch_max_ms: int = Field(
-        10,
-        ge=1,
-        description="Ceiling of the wait for a batch, in milliseconds: a stage takes what "
-        "is already fetched and never waits longer than this for more (an idle stage hands "
-        "a lone event on at once).",
-    )
-    run_intake: bool = Field(
-        True,
-        description="Whether `rankstream worker` runs the intake (validation) stage inside "
-        "its process; false when the intake runs on its own (`rankstream intake`).",
-    )
-    web_canonical_url: str | None = Field(
-        None,
-        pattern=r"^https?://",
-        description="URL other workers use to reach this worker's HTTP server when they "
-        "forward a query for a board it owns (e.g. its pod's stable DNS name); unset: "
-        "http://<web_host>:<web_port>, which only works when web_host is a reachable name.",
-    )
-    web_host: str = Field(
-        "localhost",
-        min_length=1,
-        description="Address the worker's HTTP server (query API, /healthz, /metrics) binds "
-        "to; 0.0.0.0 in a container.",
-    )
-    producer_linger_ms: int = Field(
-        5, ge=0, description="Kafka producer linger.ms: delay to batch outgoing records."
-    )
-    commit_interval_s: float = Field(
-        1.0,
-        gt=0,
-        allow_inf_nan=False,
-        description="How often offsets (and, with exactly_once, transactions) are committed, "
-        "in seconds; bounds the end-to-end latency of read_committed consumers.",
-    )
-    session_timeout_s: float = Field(
-        30.0,
-        ge=6,
-        le=300,
-        allow_inf_nan=False,
-        description="Consumer group session timeout, in seconds: how long the group waits "
-        "for a worker that stopped answering before its partitions move to the others.",
-    )
-    rank_tree_cache_nodes: int = Field(
-        4096,
-        ge=64,
-        description="Decoded rank-tree nodes each partition's engine keeps in RAM (about "
-        "10-15 KiB each at 128 keys a node): the memory bound of exact-rank queries and "
-        "updates, whatever the number of users.",
-    )
-    rocksdb_block_cache_mb: int = Field(
-        64,
-        ge=1,
-        description="RocksDB block cache, in MiB, shared by all of the worker's partitions.",
-    )
-    rocksdb_write_buffer_mb: int = Field(
-        32,
-        ge=1,
-        description="RocksDB write buffer (memtable) size per partition, in MiB; two per "
-        "partition at most.",
-    )
-    malloc_mmap_threshold_kb: int = Field(
-        128,
-        ge=0,
-        le=32768,
-        description="Fixes glibc's mmap threshold at this many KiB so that large blocks "
-        "(memtable arenas, send batches) go back to the OS when freed; 0 keeps glibc's "
-        "dynamic threshold, under which the worker's RSS grew with the events processed.",
-    )
+    processing_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
+    """exactly_once: consume-transform-produce in Kafka transactions, so read_committed consumers of
+    the push topic see each change once; at_least_once: faster, but a crash may repeat changes."""
+    partitions: int = Field(4, ge=1)
+    """Partition count of the topics the job creates itself."""
+    replication_factor: int = Field(1, ge=1)
+    """Replication factor of the topics the job creates itself."""
+    batch_max_events: int = Field(500, ge=1)
+    """Ceiling of one processing batch: most score events the intake stage takes, and most events
+    the rank stage applies, in one unit (transaction)."""
+    batch_max_ms: int = Field(10, ge=1)
+    """Ceiling of the wait for a batch, in milliseconds: a stage takes what is already fetched and
+    never waits longer than this for more (an idle stage hands a lone event on at once)."""
+    run_intake: bool = True
+    """Whether `rankstream worker` runs the intake (validation) stage inside its process; false when
+    the intake runs on its own (`rankstream intake`)."""
+    web_canonical_url: str | None = Field(None, pattern=r"^https?://")
+    """URL other workers use to reach this worker's HTTP server when they forward a query for a
+    board it owns (e.g. its pod's stable DNS name); unset: http://<web_host>:<web_port>, which only
+    works when web_host is a reachable name."""
+    web_host: str = Field("localhost", min_length=1)
+    """Address the worker's HTTP server (query API, /healthz, /metrics) binds to; 0.0.0.0 in a
+    container."""
+    producer_linger_ms: int = Field(5, ge=0)
+    """Kafka producer linger.ms: delay to batch outgoing records."""
+    commit_interval_s: float = Field(1.0, gt=0, allow_inf_nan=False)
+    """How often offsets (and, with exactly_once, transactions) are committed, in seconds; bounds
+    the end-to-end latency of read_committed consumers."""
+    session_timeout_s: float = Field(30.0, ge=6, le=300, allow_inf_nan=False)
+    """Consumer group session timeout, in seconds: how long the group waits for a worker that
+    stopped answering before its partitions move to the others."""
+    rank_tree_cache_nodes: int = Field(4096, ge=64)
+    """Decoded rank-tree nodes each partition's engine keeps in RAM (about 10-15 KiB each at 128
+    keys a node): the memory bound of exact-rank queries and updates, whatever the number of
+    users."""
+    rocksdb_block_cache_mb: int = Field(64, ge=1)
+    """RocksDB block cache, in MiB, shared by all of the worker's partitions."""
+    rocksdb_write_buffer_mb: int = Field(32, ge=1)
+    """RocksDB write buffer (memtable) size per partition, in MiB; two per partition at most."""
+    malloc_mmap_threshold_kb: int = Field(128, ge=0, le=32768)
+    """Fixes glibc's mmap threshold at this many KiB so that large blocks (memtable arenas, send
+    batches) go back to the OS when freed; 0 keeps glibc's dynamic threshold, under which the
+    worker's RSS grew with the events processed."""
 
     # --- `rankstream bridge` (contract section 6; docs/bridge.md) --------------------------
-    bridge_queue: str = Field(
-        "rank_update",
-        pattern=_AMQP_NAME,
-        description="RabbitMQ queue the bridge consumes score events from.",
-    )
-    bridge_dlq: str = Field(
-        "rank_update.dlq",
-        pattern=_AMQP_NAME,
-        description="RabbitMQ queue (durable) that receives invalid messages, with the reason "
-        "in the x-rankstream-reason header.",
-    )
-    bridge_exchange: str = Field(
-        "rank_changes",
-        pattern=_AMQP_NAME,
-        description="Topic exchange (durable) the push-topic records are published to, "
-        "routing key <board>.<window>.",
-    )
-    bridge_queue_mode: Literal["durable", "legacy"] = Field(
-        "durable",
-        description="durable: the bridge declares the input queue durable, so queued messages "
-        "published persistent survive a RabbitMQ restart (producers must declare it "
-        "durable=True); legacy: declared non-durable, exactly like the existing producers' "
-        "queue_declare(queue='rank_update'), which keep working unchanged, but the queue and "
-        "its messages are lost when RabbitMQ restarts.",
-    )
-    bridge_prefetch: int = Field(
-        500,
-        ge=1,
-        le=65535,
-        description="Most unacknowledged input messages the bridge holds (AMQP prefetch); "
-        "bounds its memory and the redeliveries after a crash.",
-    )
-    bridge_max_in_flight: int = Field(
-        2000,
-        ge=1,
-        description="Most push-topic records published to RabbitMQ and not yet confirmed.",
-    )
-    bridge_group: str | None = Field(
-        None,
-        pattern=_KAFKA_NAME,
-        description="Kafka consumer group of the bridge's push-topic reader; unset: "
-        "<app_id>-bridge.",
-    )
-    bridge_metrics_port: int = Field(
-        6067,
-        ge=0,
-        le=65535,
-        description="HTTP port of the bridge's Prometheus metrics (GET /metrics); 0: off.",
-    )
-    bridge_retry_max_s: float = Field(
-        5.0,
-        gt=0,
-        allow_inf_nan=False,
-        description="Longest wait between two reconnection attempts (exponential backoff "
-        "from 0.2 s up to this), in seconds.",
-    )
+    bridge_queue: str = Field("rank_update", pattern=_AMQP_NAME)
+    """RabbitMQ queue the bridge consumes score events from."""
+    bridge_dlq: str = Field("rank_update.dlq", pattern=_AMQP_NAME)
+    """RabbitMQ queue (durable) that receives invalid messages, with the reason in the
+    x-rankstream-reason header."""
+    bridge_exchange: str = Field("rank_changes", pattern=_AMQP_NAME)
+    """Topic exchange (durable) the push-topic records are published to, routing key
+    <board>.<window>."""
+    bridge_queue_mode: Literal["durable", "legacy"] = "durable"
+    """durable: the bridge declares the input queue durable, so queued messages published persistent
+    survive a RabbitMQ restart (producers must declare it durable=True); legacy: declared
+    non-durable, exactly like the existing producers' queue_declare(queue='rank_update'), which keep
+    working unchanged, but the queue and its messages are lost when RabbitMQ restarts."""
+    bridge_prefetch: int = Field(500, ge=1, le=65535)
+    """Most unacknowledged input messages the bridge holds (AMQP prefetch); bounds its memory and
+    the redeliveries after a crash."""
+    bridge_max_in_flight: int = Field(2000, ge=1)
+    """Most push-topic records published to RabbitMQ and not yet confirmed."""
+    bridge_group: str | None = Field(None, pattern=_KAFKA_NAME)
+    """Kafka consumer group of the bridge's push-topic reader; unset: <app_id>-bridge."""
+    bridge_metrics_port: int = Field(6067, ge=0, le=65535)
+    """HTTP port of the bridge's Prometheus metrics (GET /metrics); 0: off."""
+    bridge_retry_max_s: float = Field(5.0, gt=0, allow_inf_nan=False)
+    """Longest wait between two reconnection attempts (exponential backoff from 0.2 s up to this),
+    in seconds."""
 
     # --- Kafka and AMQP security (docs/security.md) ----------------------------------------
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT",
-        description="How every Kafka client of rankstream connects: PLAINTEXT, SSL (TLS), "
-        "SASL_PLAINTEXT (SASL login, no TLS) or SASL_SSL (SASL login over TLS).",
-    )
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
-        None,
-        description="SASL mechanism; required with SASL_PLAINTEXT and SASL_SSL.",
-    )
-    kafka_sasl_username: str | None = Field(
-        None, min_length=1, description="SASL user name; required with SASL_* protocols."
-    )
-    kafka_sasl_password: SecretStr | None = Field(
-        None,
-        description="SASL password (never logged or shown); with SASL_* protocols set "
-        "either this or RANKSTREAM_KAFKA_SASL_PASSWORD_FILE.",
-    )
-    kafka_sasl_password_file: FilePath | None = Field(
-        None,
-        description="File holding the SASL password (e.g. a mounted Kubernetes Secret), read "
-        "when the clients are made; one trailing newline is ignored.",
-    )
-    kafka_ssl_cafile: FilePath | None = Field(
-        None,
-        description="PEM file of the CA certificates that sign the brokers' certificates "
-        "(SSL, SASL_SSL); unset: the system's trusted CAs.",
-    )
-    kafka_ssl_certfile: FilePath | None = Field(
-        None,
-        description="PEM client certificate for mutual TLS (SSL, SASL_SSL); may hold the key too.",
-    )
-    kafka_ssl_keyfile: FilePath | None = Field(
-        None,
-        description="PEM private key (unencrypted) of RANKSTREAM_KAFKA_SSL_CERTFILE.",
-    )
-    kafka_ssl_check_hostname: bool = Field(
-        True,
-        description="Whether a broker's certificate must name the host connected to; turn "
-        "off only for brokers whose certificates lack their addresses.",
-    )
-    rabbitmq_ssl_cafile: FilePath | None = Field(
-        None,
-        description="PEM file of the CA certificates that sign RabbitMQ's certificate "
-        "(amqps:// URLs); unset: the system's trusted CAs.",
-    )
-    rabbitmq_ssl_certfile: FilePath | None = Field(
-        None,
-        description="PEM client certificate for mutual TLS with RabbitMQ (amqps:// URLs); "
-        "may hold the key too.",
-    )
-    rabbitmq_ssl_keyfile: FilePath | None = Field(
-        None,
-        description="PEM private key (unencrypted) of RANKSTREAM_RABBITMQ_SSL_CERTFILE.",
-    )
-    group_instance_id: str | None = Field(
-        None,
-        pattern=_KAFKA_NAME,
-        description="Static membership id of this worker in its consumer groups (e.g. the "
-        "pod name of a StatefulSet): a restarted worker with the same id gets its "
-        "partitions back at once instead of after RANKSTREAM_SESSION_TIMEOUT_S; the intake "
-        "stage uses <id>-intake. Unique per running worker; unset: dynamic membership.",
-    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """How every Kafka client of rankstream connects: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT (SASL
+    login, no TLS) or SASL_SSL (SASL login over TLS)."""
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    """SASL mechanism; required with SASL_PLAINTEXT and SASL_SSL."""
+    kafka_sasl_username: str | None = Field(None, min_length=1)
+    """SASL user name; required with SASL_* protocols."""
+    kafka_sasl_password: SecretStr | None = None
+    """SASL password (never logged or shown); with SASL_* protocols set either this or
+    RANKSTREAM_KAFKA_SASL_PASSWORD_FILE."""
+    kafka_sasl_password_file: FilePath | None = None
+    """File holding the SASL password (e.g. a mounted Kubernetes Secret), read when the clients are
+    made; one trailing newline is ignored."""
+    kafka_ssl_cafile: FilePath | None = None
+    """PEM file of the CA certificates that sign the brokers' certificates (SSL, SASL_SSL); unset:
+    the system's trusted CAs."""
+    kafka_ssl_certfile: FilePath | None = None
+    """PEM client certificate for mutual TLS (SSL, SASL_SSL); may hold the key too."""
+    kafka_ssl_keyfile: FilePath | None = None
+    """PEM private key (unencrypted) of RANKSTREAM_KAFKA_SSL_CERTFILE."""
+    kafka_ssl_check_hostname: bool = True
+    """Whether a broker's certificate must name the host connected to; turn off only for brokers
+    whose certificates lack their addresses."""
+    rabbitmq_ssl_cafile: FilePath | None = None
+    """PEM file of the CA certificates that sign RabbitMQ's certificate (amqps:// URLs); unset: the
+    system's trusted CAs."""
+    rabbitmq_ssl_certfile: FilePath | None = None
+    """PEM client certificate for mutual TLS with RabbitMQ (amqps:// URLs); may hold the key too."""
+    rabbitmq_ssl_keyfile: FilePath | None = None
+    """PEM private key (unencrypted) of RANKSTREAM_RABBITMQ_SSL_CERTFILE."""
+    group_instance_id: str | None = Field(None, pattern=_KAFKA_NAME)
+    """Static membership id of this worker in its consumer groups (e.g. the pod name of a
+    StatefulSet): a restarted worker with the same id gets its partitions back at once instead of
+    after RANKSTREAM_SESSION_TIMEOUT_S; the intake stage uses <id>-intake. Unique per running
+    worker; unset: dynamic membership."""
 
     @field_validator("kafka_bootstrap")
     @classmethod

@@ -1,11 +1,19 @@
-"""The topics the stream job reads and writes, and creating the missing ones before faust
-starts.
+"""The topics of the stream job and the one rule that creates them.
 
-faust creates only the topics it consumes, and only as it starts its agents; on a broker
-that had never seen the job, the ranking agent was once seen subscribing before its input
-topic existed ("Ignoring missing topic") and never picking it up. Creating every topic
-first, with its partition count and configuration, removes that race, and a production
-broker usually does not auto-create topics anyway.
+Invariants:
+
+* Every topic of the job exists, with ``settings.partitions`` partitions, its configuration
+  (:func:`wanted_topics`) and a leader for each partition, before anything reads or writes
+  it: before faust starts (:func:`ensure_topics`, run by ``rankstream worker`` and
+  ``rankstream intake``) and, once more, before the rank stage first restores or writes
+  (:class:`Declarer`), so that a worker app built without the command line needs no set-up
+  of its own.
+* Creation is idempotent and safe between workers: a topic another worker created first
+  is simply there.
+* faust creates only the topics it consumes, as its agents start, and an agent that
+  subscribed to a topic before it existed never picks it up; a production broker usually
+  does not auto-create topics. Design record: ``docs/design/by-board-delivery.md``
+  (invariant 8).
 """
 
 from __future__ import annotations
@@ -89,6 +97,27 @@ async def ensure_topics(settings: Settings, wait_s: float = 60.0) -> list[str]:
             await admin.close()
 
 
+class Declarer:
+    """:func:`ensure_topics` once, on the first need: the rank stage's ``declare`` hook
+    (:class:`~streams.runtime.publish.Outputs` awaits it before a unit's first record to a
+    topic, the restore before reading the state log, a new assignment before its first
+    unit). Concurrent first callers wait for the same creation; later calls cost nothing."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._done = False
+        self._lock = asyncio.Lock()
+
+    async def __call__(self, topic: str = "") -> None:
+        """Every topic of the job exists (``topic`` names the one the caller needs)."""
+        if self._done:
+            return
+        async with self._lock:
+            if not self._done:
+                await ensure_topics(self._settings)
+                self._done = True
+
+
 def led_partitions(described: dict[str, Any]) -> list[int] | None:
     """The partition ids of one topic of ``describe_topics``, or None until the topic
     exists with a leader for every partition."""
@@ -103,9 +132,9 @@ def led_partitions(described: dict[str, Any]) -> list[int] | None:
 async def _until_led(admin: AIOKafkaAdminClient, names: list[str], deadline: float) -> None:
     """Wait until the broker's metadata lists every topic with a leader per partition.
 
-    A broker that has just started (or just created the topics) can still answer metadata
-    without them; a group leader assigning partitions from that metadata gave every worker
-    an empty assignment ("Ignoring missing topic") and kept it until the next rebalance.
+    Metadata can lag creation (a broker that just started, or just created the topics),
+    and a group leader assigns partitions from the metadata it has: a topic missing there
+    is assigned to nobody until the next rebalance.
     """
     while True:
         described = await admin.describe_topics(names)

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from streams.engine.config import load_boards
-from streams.runtime.app import TRANSACTION_TIMEOUT_MS
 from streams.runtime.settings import ENV_PREFIX, Settings
+from streams.runtime.stage_setup import TRANSACTION_TIMEOUT_MS
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"

@@ -1,24 +1,30 @@
 """Integration fixtures: the real local broker (started by `make test`), and factories that
-give every test its own topics, app id, data folder and web port."""
+give every test its own topics, app id, data folder and web port.
+
+The worker processes run on bench/stream_job.py, the harness the bench's Kafka legs use too;
+:class:`Job` only adds what the tests want of it (see there)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.harness import delete_topics_with_prefix, scrape_metrics
+from bench.harness import scrape_metrics
+from bench.stream_job import (
+    StreamJob,
+    free_port,
+    kill_process,
+    start_process,
+    stop_processes,
+)
 
 BOOTSTRAP = os.environ.get("RANKSTREAM_KAFKA_BOOTSTRAP", "localhost:9092")
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,106 +47,19 @@ def kafka() -> str:
     return BOOTSTRAP
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("localhost", 0))
-        return int(sock.getsockname()[1])
-
-
-async def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
-    finally:
-        await admin.close()
-
-
 @dataclass
-class Job:
-    """One isolated stream job: its own app id, topics and data folder."""
+class Job(StreamJob):
+    """One isolated stream job (:class:`bench.stream_job.StreamJob`) in a test's folder
+    ``tmp``. A dead worker or a missed wait fails the test (AssertionError), and a SIGKILLed
+    worker's partitions move soon (a 6 s session timeout)."""
 
-    bootstrap: str
-    tmp: Path
-    boards: Path | None = None
-    partitions: int = 4
-    guarantee: str = "exactly_once"  # the contract's default
-    app_id: str = field(default_factory=lambda: f"rs-{uuid.uuid4().hex[:10]}")
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    starts: dict[int, int] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=lambda: {"RANKSTREAM_SESSION_TIMEOUT_S": "6"})
+
+    failure: ClassVar[type[Exception]] = AssertionError
 
     @property
-    def scores(self) -> str:
-        return f"{self.app_id}-scores"
-
-    @property
-    def changes(self) -> str:
-        return f"{self.app_id}-changes"
-
-    @property
-    def dlq(self) -> str:
-        return f"{self.app_id}-dlq"
-
-    def env(self, worker: int = 0) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            RANKSTREAM_KAFKA_BOOTSTRAP=self.bootstrap,
-            RANKSTREAM_APP_ID=self.app_id,
-            RANKSTREAM_SCORES_TOPIC=self.scores,
-            RANKSTREAM_CHANGES_TOPIC=self.changes,
-            RANKSTREAM_DLQ_TOPIC=self.dlq,
-            RANKSTREAM_DATA_DIR=str(self.tmp / f"data-{worker}"),
-            RANKSTREAM_WEB_PORT=str(free_port()),
-            RANKSTREAM_PARTITIONS=str(self.partitions),
-            RANKSTREAM_PROCESSING_GUARANTEE=self.guarantee,
-            RANKSTREAM_SESSION_TIMEOUT_S="6",  # a SIGKILLed worker's partitions move soon
-        )
-        if self.boards is not None:
-            env["RANKSTREAM_BOARDS"] = str(self.boards)
-        return env
-
-    def create_topics(self) -> None:
-        topics = [self.scores, self.changes, self.dlq]
-        asyncio.run(create_topics(self.bootstrap, topics, self.partitions))
-
-    def _log_path(self, worker: int) -> Path:
-        """The log of the worker's latest start (each start gets its own file)."""
-        return self.tmp / f"worker-{worker}-{self.starts.get(worker, 0)}.log"
-
-    def start_worker(
-        self, worker: int = 0, command: list[str] | None = None, **env: str
-    ) -> subprocess.Popen[bytes]:
-        """``command`` replaces ``python -m streams.apps.cli worker`` (a worker with a fault
-        injected); ``env`` adds variables."""
-        self.starts[worker] = self.starts.get(worker, 0) + 1
-        log = open(self._log_path(worker), "wb")  # noqa: SIM115
-        proc = subprocess.Popen(
-            command or [sys.executable, "-m", "streams", "worker"],
-            env={**self.env(worker), **env},
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.procs.append(proc)
-        return proc
-
-    def log_tail(self, worker: int = 0, lines: int = 40) -> str:
-        path = self._log_path(worker)
-        text = path.read_text(errors="replace") if path.exists() else "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+    def tmp(self) -> Path:
+        return self.workdir
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -167,12 +86,12 @@ def job_factory(
 
     yield make
     for job in jobs:
-        job.stop()
+        job.stop(timeout=20)
     if not request.node.stash.get(_FAILED, True):
         # A passed test's topics go: hundreds of runs' topics made the broker's start-up
         # outlast `make up`'s wait. A failed test's stay, to be read.
         for job in jobs:
-            asyncio.run(delete_topics_with_prefix(job.bootstrap, f"{job.app_id}-"))
+            job.delete_topics()
 
 
 # --- RabbitMQ and the bridge (issue C) ------------------------------------------------------
@@ -232,15 +151,8 @@ class Bridge:
         return self.job.tmp / f"bridge-{self.job.app_id}-{n}.log"
 
     def start(self) -> subprocess.Popen[bytes]:
-        log = open(self.log_path(len(self.procs) + 1), "wb")  # noqa: SIM115
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streams", "bridge"],
-            env=self.env(),
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        command = [sys.executable, "-m", "streams", "bridge"]
+        proc = start_process(command, self.env(), self.log_path(len(self.procs) + 1))
         self.procs.append(proc)
         return proc
 
@@ -259,20 +171,10 @@ class Bridge:
         return scrape_metrics(f"http://localhost:{self.metrics_port}/metrics")
 
     def kill(self) -> None:
-        proc = self.procs[-1]
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        kill_process(self.procs[-1])
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_processes(self.procs, timeout=15)
 
 
 @pytest.fixture

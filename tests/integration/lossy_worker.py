@@ -20,13 +20,13 @@ from typing import Any
 
 import faust
 
-import streams.runtime.app
+import streams.apps.worker
 from streams.apps.cli import main
 from streams.edge.wire import decode_events
 from streams.engine.config import BoardsConfig
 from streams.runtime.settings import Settings
 
-_create_app = streams.runtime.app.create_app
+_create_app = streams.apps.worker.create_app
 
 
 def _score(value: bytes) -> int:
@@ -63,5 +63,5 @@ def create_app(settings: Settings, boards: BoardsConfig | None = None) -> faust.
 
 
 if __name__ == "__main__":
-    streams.runtime.app.create_app = create_app  # type: ignore[assignment]
+    streams.apps.worker.create_app = create_app
     sys.exit(main(["worker"]))

@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
+from bench.stream_job import create_topics
+
 from .amqp_io import Got, bind, collect, publish_reliably, queue_depth, snippet
 from .bridge_data import BOARDS, expected_tops, fold_mismatches, generate, got_records
-from .conftest import ROOT, Bridge, Job, PrivateKafka, create_topics
+from .conftest import ROOT, Bridge, Job, PrivateKafka
 from .kafka_io import consume_until
 
 

@@ -1,5 +1,5 @@
 """A by-board record faust fetched but never handed to the rank agent is fetched again,
-not committed past (streams.runtime.delivery; docs/design/intake-stage.md).
+not committed past (streams.runtime.delivery; docs/design/by-board-delivery.md).
 
 faust's fetch loop marks a record read before the agent has it, and a rebalance clears its
 queues, so a record can be fetched and never delivered. Here a worker loses one record of

@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.apps import demo, watch
-from streams.apps.demo import INVALID_LINE
+from streams.apps.demofeed import INVALID_LINE
 from streams.edge.validation import decode_event
 from streams.engine.events import ScoreEvent
 

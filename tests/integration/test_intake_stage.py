@@ -22,8 +22,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.edge.wire import decode_events
 from streams.engine.config import parse_boards
-from streams.runtime.app import intake_stage
 from streams.runtime.settings import load_settings
+from streams.runtime.stage_setup import intake_stage
 from streams.runtime.topics import by_board_topic, ensure_topics
 
 from .conftest import Job

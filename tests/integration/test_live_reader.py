@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from bench.stream_job import create_topics
 from streams.apps.api import live
 from streams.runtime.settings import load_settings
-
-from .conftest import create_topics
 
 
 async def scenario(bootstrap: str, started: list[object]) -> None:

@@ -1,7 +1,7 @@
 """The JSON error middleware and forwarding to a board's owner (streams/apps/api/errors.py,
-Api.forward in streams/apps/api/routes.py) on a loopback aiohttp server: unknown routes, other
-methods, query errors and bugs are JSON; an owner that cannot answer, or answers 5xx,
-is a 409 unavailable with Retry-After, never a 5xx passed on."""
+streams/apps/api/forwarding.py) on a loopback aiohttp server: unknown routes, other methods,
+query errors and bugs are JSON; an owner that cannot answer, or answers 5xx, is a 409
+unavailable with Retry-After, never a 5xx passed on."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from streams.apps.api.errors import Unavailable, json_errors
-from streams.apps.api.owners import ANSWERED_BY, FORWARDED
-from streams.apps.api.routes import Api
+from streams.apps.api.forwarding import ANSWERED_BY, FORWARDED, Forwarder
 from streams.engine.query import QueryError
 
 
@@ -86,26 +85,21 @@ def test_every_error_is_json(
     with_client(errors_app(), check)
 
 
-class FakeOwners:
+class FakeCluster:
+    """The part of :class:`streams.apps.api.cluster.Cluster` that forwarding asks."""
+
     def __init__(self, owner: str | None, owned: bool = False) -> None:
         self.owner = owner
         self.owned = owned
 
-    def partition(self, board: str) -> int:
-        return 0
-
-    def owns(self, partition: int) -> bool:
+    def owns(self, board: str) -> bool:
         return self.owned
 
-    def owner_url(self, partition: int) -> str | None:
+    def owner_url(self, board: str) -> str | None:
         return self.owner
 
     def own_url(self) -> str:
         return "http://127.0.0.1:1"
-
-
-class FakeApp:
-    http_client: aiohttp.ClientSession
 
 
 def closed_port() -> int:
@@ -157,13 +151,12 @@ def test_forwarding_never_passes_on_a_5xx(
                 "closed": f"http://127.0.0.1:{closed_port()}",
             }
             owner_url = None if owner is None else urls[owner]
-            fake = FakeApp()
             async with aiohttp.ClientSession() as session:
-                fake.http_client = session
-                api = Api(fake, None, None, None, FakeOwners(owner_url), None)  # type: ignore[arg-type]
+                cluster = FakeCluster(owner_url)
+                forwarder = Forwarder(cluster, lambda: session)  # type: ignore[arg-type]
 
                 async def front(request: web.Request) -> web.StreamResponse:
-                    answer = await api.forward(request, "x")
+                    answer = await forwarder.forward(request, "x")
                     assert answer is not None
                     return answer
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.apps.bridge.backoff import Backoff, redact_url
+from streams.apps.bridge.backoff import Backoff
+from streams.runtime.settings import redact_url
 
 
 def test_delays_double_up_to_the_cap_and_reset() -> None:

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from streams.apps import demo, watch
-from streams.apps.demo import (
+from streams.apps.demo import Pacer
+from streams.apps.demofeed import (
     BOARDS,
     INVALID_LINE,
     DemoConfig,
     Message,
-    Pacer,
     iter_messages,
     user_names,
 )

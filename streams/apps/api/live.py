@@ -1,16 +1,18 @@
 """Server-sent events for the live page: every worker reads the push topic itself (no
-consumer group, read_committed) and fans each record out to the browsers watching that
+consumer group, ``read_committed``) and fans each record out to the browsers watching that
 board. Nothing is forwarded between workers; every worker sees every board.
 
-The push topic is read only while somebody watches (and for ``IDLE_S`` after the last one
-left, so a page reload does not restart it): reading all of it cost an unwatched worker
-about 9% of its CPU in a profile of `make bench-e2e`. A reader that starts goes back
-``REWIND_S`` on the record timestamps, so that the records written while it started reach
-the first watcher too (the page treats changes as absolute, so a repeat is harmless).
+Invariants:
 
-Each browser gets a bounded queue; one that falls behind is disconnected (its EventSource
-reconnects and the page re-reads the standings), so a slow client never grows the worker's
-memory.
+* The push topic is read only while somebody watches, and for ``IDLE_S`` after the last
+  one left (a page reload does not restart the reader): an unwatched worker spends nothing
+  on the job's whole output (measured in ``bench/README.md``, "The live page's reader").
+* A reader that starts goes back ``REWIND_S`` on the record timestamps, so the records
+  written while it started reach the first watcher too; the page treats changes as
+  absolute, so a record seen twice is harmless.
+* Each browser has a bounded queue (``QUEUE_MAX``); one that falls behind is disconnected
+  (its EventSource reconnects and the page re-reads the standings), so a slow client never
+  grows the worker's memory.
 """
 
 from __future__ import annotations

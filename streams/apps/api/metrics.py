@@ -4,6 +4,7 @@ collector), so the event path pays nothing for them."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -19,15 +20,13 @@ from streams.runtime.ranker import Counts
 OUTCOMES = ("applied", "duplicate", "invalid", "late", "too_old")
 
 
+@dataclass(frozen=True, eq=False)
 class _Collector:
-    def __init__(
-        self, counts: Counts, ready: bool, clients: int, now_ms: int, rocksdb: Mapping[str, int]
-    ) -> None:
-        self._rocksdb = rocksdb
-        self._counts = counts
-        self._ready = ready
-        self._clients = clients
-        self._now_ms = now_ms
+    _counts: Counts
+    _ready: bool
+    _clients: int
+    _now_ms: int
+    _rocksdb: Mapping[str, int]
 
     def collect(self) -> Iterator[Metric]:
         counts = self._counts

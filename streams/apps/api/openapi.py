@@ -2,8 +2,8 @@
 pydantic models the handlers use (parameters: :mod:`streams.apps.api.params`; answers:
 :mod:`schemas.query`), so the document cannot describe an API other than the one served.
 
-:data:`OPERATIONS` is also the route table: :func:`streams.apps.api.routes.register_api` registers
-one handler per entry and refuses to start when one is missing.
+:data:`OPERATIONS` is also the route table: :func:`streams.apps.api.routes.routes` gives one
+handler per entry and refuses to start when one is missing.
 """
 
 from __future__ import annotations
@@ -23,17 +23,7 @@ from schemas.query import (
     UserRankOut,
     UserRanksOut,
 )
-from streams.apps.api.params import (
-    BoardPath,
-    BoardsParams,
-    NoParams,
-    PageParams,
-    Params,
-    UserParams,
-    UserPath,
-    UsersParams,
-    WindowPath,
-)
+from streams.apps.api import params as parameters
 
 REF = "#/components/schemas/{model}"
 JSON = "application/json"
@@ -55,7 +45,7 @@ class Operation:
     operation_id: str
     path: str
     summary: str
-    params: type[Params]
+    params: type[parameters.Params]
     path_params: type[BaseModel] | None = None
     answer: type[BaseModel] | None = None  # None: ``content_type`` text
     content_type: str = JSON
@@ -68,15 +58,15 @@ OPERATIONS: tuple[Operation, ...] = (
         "listBoards",
         "/boards",
         "The boards: settings, current, open and retained windows",
-        BoardsParams,
+        parameters.BoardsParams,
         answer=BoardsOut,
     ),
     Operation(
         "getBoard",
         "/api/boards/{board}",
         "One board: settings, current, open and retained windows",
-        NoParams,
-        BoardPath,
+        parameters.NoParams,
+        parameters.BoardPath,
         BoardOut,
         errors=_BOARD_ERRORS,
         forwarded=True,
@@ -85,8 +75,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "getWindowPage",
         "/boards/{board}/{window}",
         "A page of a window's standings; without period, the current window",
-        PageParams,
-        WindowPath,
+        parameters.PageParams,
+        parameters.WindowPath,
         BoardPageOut,
         errors=_BOARD_ERRORS,
         forwarded=True,
@@ -95,8 +85,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "getUserRank",
         "/boards/{board}/{window}/users/{user}",
         "One user's exact rank and score in a window, with neighbours",
-        UserParams,
-        UserPath,
+        parameters.UserParams,
+        parameters.UserPath,
         UserRankOut,
         errors=_BOARD_ERRORS,
         forwarded=True,
@@ -105,8 +95,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "getUsersRanks",
         "/boards/{board}/{window}/users",
         "Several users' ranks and scores in a window (null: no score there)",
-        UsersParams,
-        WindowPath,
+        parameters.UsersParams,
+        parameters.WindowPath,
         UserRanksOut,
         errors=_BOARD_ERRORS,
         forwarded=True,
@@ -115,7 +105,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "getHealth",
         "/healthz",
         "200 once this worker's state is recovered; 409 while it recovers",
-        NoParams,
+        parameters.NoParams,
         answer=HealthOut,
         errors=(400, 409),
     ),
@@ -123,10 +113,10 @@ OPERATIONS: tuple[Operation, ...] = (
         "getMetrics",
         "/metrics",
         "Prometheus metrics (text exposition format)",
-        NoParams,
+        parameters.NoParams,
         content_type=TEXT,
     ),
-    Operation("getOpenApi", "/openapi.json", "This document", NoParams),
+    Operation("getOpenApi", "/openapi.json", "This document", parameters.NoParams),
 )
 
 _MODELS: tuple[type[BaseModel], ...] = (

@@ -10,14 +10,13 @@ import aio_pika
 import aiormq
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractQueue
 
-from streams.apps.bridge.backoff import redact_url
 from streams.apps.bridge.supervisor import BridgeConfigError, Unavailable
 from streams.runtime.kafka_clients import (
     SecuritySettingError,
     amqp_ssl_context,
     explain_rabbitmq_failure,
 )
-from streams.runtime.settings import Settings
+from streams.runtime.settings import Settings, redact_url
 
 __all__ = ["close_quietly", "closed_watch", "connect", "declare_input_queue", "rabbit_down"]
 

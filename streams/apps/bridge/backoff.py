@@ -6,9 +6,7 @@ and a deterministic schedule keeps the logs readable ("retry 4 in 1.6s").
 
 from __future__ import annotations
 
-from streams.runtime.settings import redact_url  # re-exported: the bridge's log lines use it
-
-__all__ = ["Backoff", "redact_url"]
+__all__ = ["Backoff"]
 
 
 class Backoff:

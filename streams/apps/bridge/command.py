@@ -8,13 +8,13 @@ import logging
 import signal
 from typing import Any
 
-from streams.apps.bridge.backoff import Backoff, redact_url
+from streams.apps.bridge.backoff import Backoff
 from streams.apps.bridge.inbound import Inbound
 from streams.apps.bridge.metrics import BridgeMetrics
 from streams.apps.bridge.outbound import Outbound
 from streams.apps.bridge.supervisor import BridgeConfigError, supervise
-from streams.apps.cliargs import fail, settings_for
-from streams.runtime.settings import Settings, SettingsError
+from streams.apps.cliargs import SETTING_STATUS, fail, run_command
+from streams.runtime.settings import Settings, redact_url
 
 __all__ = ["add_parser", "bridge", "run"]
 
@@ -35,20 +35,21 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = settings_for(args)
-    except SettingsError as exc:
-        return fail(str(exc), 2)
-    logging.basicConfig(
-        level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # its own retries: our log says it
-    logging.getLogger("aiormq").setLevel(logging.ERROR)
-    logging.getLogger("aio_pika").setLevel(logging.ERROR)
-    try:
-        return asyncio.run(bridge(settings))
-    except (BridgeConfigError, SettingsError) as exc:
-        return fail(str(exc), 2)
+    """Exit 2 for a setting (also one the brokers reveal, e.g. a refused login); a broker
+    that is down is waited for, never an exit."""
+
+    def start(settings: Settings) -> int:
+        logging.basicConfig(
+            level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        for noisy in ("aiokafka", "aiormq", "aio_pika"):  # their own retries: our log says it
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+        try:
+            return asyncio.run(bridge(settings))
+        except BridgeConfigError as exc:
+            return fail(str(exc), SETTING_STATUS)
+
+    return run_command(args, start, status=SETTING_STATUS)
 
 
 async def bridge(settings: Settings, metrics: BridgeMetrics | None = None) -> int:

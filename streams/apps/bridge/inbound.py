@@ -28,19 +28,9 @@ from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 from pamqp.commands import Basic
 
-from streams.apps.bridge.amqp import (
-    close_quietly,
-    closed_watch,
-    connect,
-    declare_input_queue,
-    rabbit_down,
-)
-from streams.apps.bridge.kafka import kafka_down, start_bounded, stop_quietly
-from streams.apps.bridge.metrics import BridgeMetrics
-from streams.apps.bridge.supervisor import Unavailable
+from streams.apps.bridge.amqp import declare_input_queue
+from streams.apps.bridge.session import BridgePath
 from streams.apps.bridge.translate import DeadLetter, dead_letter_headers, translate
-from streams.runtime.kafka_clients import kafka_options
-from streams.runtime.settings import Settings
 
 __all__ = ["Inbound"]
 
@@ -59,18 +49,9 @@ class _Pending:
     reason: str | None  # None: forwarded to Kafka; else the dead-letter reason
 
 
-class Inbound:
-    def __init__(self, settings: Settings, metrics: BridgeMetrics) -> None:
-        self.settings = settings
-        self.metrics = metrics
-        self.kafka_options = kafka_options(settings)  # may raise SecuritySettingError
-
-    def _kafka_down(self, cause: BaseException | str) -> Unavailable:
-        return kafka_down(self.settings.kafka_bootstrap, cause)
-
+class Inbound(BridgePath):
     async def session(self, connected: Callable[[], None]) -> None:
         s = self.settings
-        # Kafka first: consuming while Kafka is down would only pile up unacked messages.
         producer = AIOKafkaProducer(
             **self.kafka_options,
             acks="all",
@@ -78,18 +59,13 @@ class Inbound:
             request_timeout_ms=_KAFKA_TIMEOUT_MS,
             client_id="rankstream-bridge-in",
         )
-        await start_bounded(producer, s)
-        connection = None
-        try:
-            connection = await connect(s, "rankstream-bridge-in")
-            try:
+        async with self._opened(producer, "rankstream-bridge-in") as connection:
+            with self._declaring():
                 channel = await connection.channel(publisher_confirms=True)
                 await channel.set_qos(prefetch_count=s.bridge_prefetch)
                 queue = await declare_input_queue(channel, s.bridge_queue, s.bridge_queue_mode)
                 await channel.declare_queue(s.bridge_dlq, durable=True)
                 underlay = await channel.get_underlay_channel()
-            except aiormq.exceptions.AMQPConnectionError as exc:
-                raise rabbit_down(s.rabbitmq_url, exc) from exc
             connected()
             log.info(
                 "bridge in: consuming %s (%s mode, prefetch %d) into Kafka topic %s",
@@ -99,16 +75,11 @@ class Inbound:
                 s.scores_topic,
             )
             pending = _Fifo()
-            try:
-                async with asyncio.TaskGroup() as tasks:
-                    tasks.create_task(self._read(queue, producer, underlay, pending))
-                    tasks.create_task(self._ack_in_order(pending))
-                    tasks.create_task(closed_watch(connection, s.rabbitmq_url))
-            except* Unavailable as group:
-                raise group.exceptions[0] from None
-        finally:
-            await close_quietly(connection)
-            await stop_quietly(producer)
+            await self._until_closed(
+                connection,
+                self._read(queue, producer, underlay, pending),
+                self._ack_in_order(pending),
+            )
 
     async def _read(
         self,
@@ -142,15 +113,16 @@ class Inbound:
                 except KafkaError as exc:
                     raise self._kafka_down(exc) from exc
                 pending.put(_Pending(message, outcome, None))
-        raise rabbit_down(s.rabbitmq_url, "the consumer was cancelled or its channel closed")
+        raise self._rabbit_down("the consumer was cancelled or its channel closed")
 
     async def _ack_in_order(self, pending: _Fifo) -> None:
         """Ack each message once its outcome is in, in delivery order.
 
         A run of messages whose outcomes are all in is acked with one ``multiple`` ack of
         the last one: delivery tags grow in delivery order and every earlier message of
-        the channel is settled by then. One frame per run instead of per message matters:
-        a socket write per ack was the path's main cost.
+        the channel is settled by then. One frame per run, not per message, because a
+        socket write costs more than the rest of a message's handling (docs/bridge.md,
+        Performance).
         """
         while True:
             item = await pending.get()
@@ -160,7 +132,7 @@ class Inbound:
             try:
                 await done[-1].message.ack(multiple=True)
             except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
-                raise rabbit_down(self.settings.rabbitmq_url, exc) from exc
+                raise self._rabbit_down(exc) from exc
             for settled in done:
                 if settled.reason is None:
                     self.metrics.messages_in.inc()
@@ -174,11 +146,9 @@ class Inbound:
         except KafkaError as exc:
             raise self._kafka_down(exc) from exc
         except (aiormq.exceptions.AMQPError, ConnectionError) as exc:
-            raise rabbit_down(self.settings.rabbitmq_url, exc) from exc
+            raise self._rabbit_down(exc) from exc
         if item.reason is not None and not isinstance(result, Basic.Ack):
-            raise rabbit_down(
-                self.settings.rabbitmq_url, f"the DLQ publish was not confirmed ({result})"
-            )
+            raise self._rabbit_down(f"the DLQ publish was not confirmed ({result})")
         return item
 
 

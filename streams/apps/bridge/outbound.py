@@ -29,15 +29,11 @@ from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 from aiokafka.structs import OffsetAndMetadata  # type: ignore[import-untyped]
 from pamqp.commands import Basic
 
-from streams.apps.bridge.amqp import close_quietly, closed_watch, connect, rabbit_down
-from streams.apps.bridge.kafka import kafka_down, start_bounded, stop_quietly
-from streams.apps.bridge.metrics import BridgeMetrics
 from streams.apps.bridge.offsets import CommitTracker
 from streams.apps.bridge.publish import publish_many
 from streams.apps.bridge.routing import message_id, route
+from streams.apps.bridge.session import BridgePath
 from streams.apps.bridge.supervisor import Unavailable
-from streams.runtime.kafka_clients import kafka_options
-from streams.runtime.settings import Settings
 
 __all__ = ["Outbound"]
 
@@ -47,15 +43,7 @@ _COMMIT_EVERY_S = 0.2
 _FETCH_MAX = 500
 
 
-class Outbound:
-    def __init__(self, settings: Settings, metrics: BridgeMetrics) -> None:
-        self.settings = settings
-        self.metrics = metrics
-        self.kafka_options = kafka_options(settings)  # may raise SecuritySettingError
-
-    def _kafka_down(self, cause: BaseException | str) -> Unavailable:
-        return kafka_down(self.settings.kafka_bootstrap, cause)
-
+class Outbound(BridgePath):
     async def session(self, connected: Callable[[], None]) -> None:
         s = self.settings
         run = _Run(self, CommitTracker())
@@ -69,33 +57,24 @@ class Outbound:
         )
         consumer.subscribe([s.changes_topic], listener=_Revoked(run))
         run.consumer = consumer
-        await start_bounded(consumer, s)
-        connection = None
-        try:
-            connection = await connect(s, "rankstream-bridge-out")
+        async with self._opened(consumer, "rankstream-bridge-out") as connection:
             try:
-                channel = await connection.channel(publisher_confirms=True)
-                await channel.declare_exchange(s.bridge_exchange, ExchangeType.TOPIC, durable=True)
-                run.channel = await channel.get_underlay_channel()
-            except aiormq.exceptions.AMQPConnectionError as exc:
-                raise rabbit_down(s.rabbitmq_url, exc) from exc
-            connected()
-            log.info(
-                "bridge out: publishing Kafka topic %s (group %s) to exchange %s",
-                s.changes_topic,
-                s.bridge_group_id,
-                s.bridge_exchange,
-            )
-            try:
-                async with asyncio.TaskGroup() as tasks:
-                    tasks.create_task(run.pump())
-                    tasks.create_task(closed_watch(connection, s.rabbitmq_url))
-            except* Unavailable as group:
-                raise group.exceptions[0] from None
-        finally:
-            await run.final_commit()
-            await close_quietly(connection)
-            await stop_quietly(consumer)
+                with self._declaring():
+                    channel = await connection.channel(publisher_confirms=True)
+                    await channel.declare_exchange(
+                        s.bridge_exchange, ExchangeType.TOPIC, durable=True
+                    )
+                    run.channel = await channel.get_underlay_channel()
+                connected()
+                log.info(
+                    "bridge out: publishing Kafka topic %s (group %s) to exchange %s",
+                    s.changes_topic,
+                    s.bridge_group_id,
+                    s.bridge_exchange,
+                )
+                await self._until_closed(connection, run.pump())
+            finally:
+                await run.final_commit()
 
 
 class _Run:
@@ -148,7 +127,7 @@ class _Run:
                 try:
                     confirms = await publish_many(self.channel, s.bridge_exchange, outgoing)
                 except (aiormq.exceptions.AMQPError, ConnectionError) as exc:
-                    raise rabbit_down(s.rabbitmq_url, exc) from exc
+                    raise self.owner._rabbit_down(exc) from exc
                 for offset, confirm in zip(offsets, confirms, strict=True):
                     confirm.add_done_callback(self._confirmed_cb(tp, offset))
             self._raise_failure()
@@ -165,7 +144,7 @@ class _Run:
             if exc is not None or not isinstance(future.result(), Basic.Ack):
                 if self.failure is None:
                     cause = exc if exc is not None else f"publish not confirmed ({future.result()})"
-                    self.failure = rabbit_down(self.settings.rabbitmq_url, cause)
+                    self.failure = self.owner._rabbit_down(cause)
                 return
             self.metrics.messages_out.inc()
             with contextlib.suppress(ValueError):  # partition given away by a rebalance

@@ -1,12 +1,12 @@
 """Publish a batch of messages on a confirm-mode channel in one socket write.
 
-aiormq's ``basic_publish`` writes every message with its own socket write, and on the
-machines we measured a write costs more than everything else a message needs (see
-docs/bridge.md, Performance). This does what ``basic_publish`` does for each message,
-under the channel's lock so the delivery tags match the frame order, but hands the frames
-of the whole batch to the connection's writer as one chunk. It relies on aiormq's channel
-internals (``lock``, ``delivery_tag``, ``confirmations``, ``write_queue``), pinned by the
-``aiormq`` range that aio-pika brings; the bridge's integration tests exercise it.
+aiormq's ``basic_publish`` writes every message with its own socket write, and a write
+costs more than everything else a message needs (docs/bridge.md, Performance). This does
+what ``basic_publish`` does for each message, under the channel's lock so the delivery tags
+match the frame order, but hands the frames of the whole batch to the connection's writer
+as one chunk. It relies on aiormq's channel internals (``lock``, ``delivery_tag``,
+``confirmations``, ``write_queue``), pinned by the ``aiormq`` range that aio-pika brings;
+the bridge's integration tests exercise it.
 """
 
 from __future__ import annotations

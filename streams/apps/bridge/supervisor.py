@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from streams.apps.bridge.backoff import Backoff
 from streams.apps.bridge.metrics import BridgeMetrics
+from streams.apps.cliargs import describe_error
 
 __all__ = ["BridgeConfigError", "Session", "Unavailable", "supervise"]
 
@@ -28,18 +29,12 @@ class Unavailable(Exception):
 
     def __init__(self, what: str, kind: str, cause: BaseException | str) -> None:
         self.what, self.kind = what, kind
-        self.cause = cause if isinstance(cause, str) else _describe(cause)
+        self.cause = cause if isinstance(cause, str) else describe_error(cause)
         super().__init__(f"{what}: {self.cause}")
 
 
 class BridgeConfigError(Exception):
     """A setting contradicts the brokers' state (e.g. a queue declared differently)."""
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    name = type(exc).__name__
-    return f"{name}: {text}" if text and not text.startswith(name) else (text or name)
 
 
 async def supervise(path: str, session: Session, backoff: Backoff, metrics: BridgeMetrics) -> None:

@@ -1,6 +1,8 @@
 """Where the stream job keeps each partition's RocksDB under the data folder.
 
-One place, because the worker, the recovery tests and the state benchmark all need it.
+One place, because the worker, the recovery tests and the state benchmark all need it;
+the data folder may be deleted at any time, at the cost of a cold restore
+(docs/design/state-layout.md, docs/design/exactly-once.md).
 """
 
 from __future__ import annotations

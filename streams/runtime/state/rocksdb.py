@@ -1,6 +1,7 @@
 """The engine's :class:`~streams.engine.storage.Store` on one RocksDB (via rocksdict), with
 write-back batching so that the stream job does one RocksDB write and sends one changelog
-record per changed key per batch, however many events touched the key.
+record per changed key per batch, however many events touched the key. Design record (the
+spaces, the byte layouts, what bounds RAM): docs/design/state-layout.md.
 
 Key layout
 ----------

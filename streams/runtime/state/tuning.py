@@ -1,7 +1,8 @@
 """RocksDB options for the engine's stores: what bounds their RAM and keeps reads cheap.
 
-Kept apart from the store (rocksdb.py) because every knob here is a measured trade-off
-with its own reasons, and the store's logic does not depend on any of them.
+Kept apart from the store (rocksdb.py) because every knob here is a trade-off with its own
+reasons, and the store's logic does not depend on any of them. What bounds RAM, and the
+benchmarks behind the defaults: docs/design/state-layout.md.
 """
 
 from __future__ import annotations
@@ -54,19 +55,17 @@ class RocksTuning:
     * ``background_jobs`` - flushes and compactions in parallel; one per core.
     * ``cache_index_and_filter_blocks`` - True keeps RocksDB's index and bloom blocks inside
       the block cache, so its RAM stays bounded whatever the number of keys, for two more
-      cache lookups per read (measured at most ~1 us per cached get, within run-to-run
-      noise). False holds them outside the cache: ~1.5 bytes per key (10 bits of filter plus
-      index), growing with users.
+      cache lookups per read. False holds them outside the cache: ~1.5 bytes per key (10
+      bits of filter plus index), growing with users.
     * ``partitioned_index_and_filters`` / ``metadata_block_bytes`` - split each SST's index
       and bloom filter into 4 KiB partitions under a small pinned top-level index
-      (RocksDB's "partitioned index/filters"). Needed *because* of the setting above: the
-      block cache is split into 64 shards (1 MiB each at 64 MiB), and one SST's whole-file
-      filter outgrows a shard once the file holds about 900,000 keys (the dedup ids alone
-      get there: one per event). Such a block is never kept, so every get of a missing key
-      (each new event id, each user's first event in a window) read and checksummed it from
-      disk again: ``python -m bench.engine_memory`` slowed from 22,000 to 2,100 events/s
-      between 500,000 and 1,000,000 users. Partitioned, 1M users took 44 s instead of 187 s
-      and the rate stayed flat. SSTs written before keep their own format and read as before.
+      (RocksDB's "partitioned index/filters"), so that no index or filter block outgrows a
+      shard of the block cache (64 shards: 1 MiB each at 64 MiB). Needed *because* of the
+      setting above: a whole-file filter grows with the SST (past a shard at about 900,000
+      keys; the dedup ids alone get there, one per event), a block bigger than its shard is
+      never kept, and every get of a missing key (each new event id, each user's first
+      event in a window) would read and checksum it from disk again. SSTs written before
+      keep their own format and read as before (``tests/unit/test_rocksdb_store.py``).
     """
 
     block_cache_bytes: int = 64 * _MiB
