@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     boards = Path(args.boards).resolve()
     settings = harness.worker_settings(args.guarantee, args.partitions)
     overrides = dict(item.split("=", 1) for item in args.set)
+    if args.intake_process:
+        overrides["run_intake"] = "false"
     settings.update(overrides)
     isolation = "read_committed" if args.guarantee == "exactly_once" else "read_uncommitted"
     now_ms = time.time_ns() // 1_000_000
@@ -96,6 +98,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "guarantee": args.guarantee,
             "loads": args.loads,
             "latency_seconds": args.latency_seconds,
+            "intake_process": args.intake_process,
             "run_id": rid,
         },
         "settings": {
@@ -137,11 +140,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             worker.start()
             result["worker_ready_s"] = round(worker.wait_ready(), 2)
             assert worker.proc is not None
+            pids = [worker.proc.pid]
+            if args.intake_process:  # `rankstream intake` beside a worker without one
+                pids.append(worker.start_worker(1, INTAKE_COMMAND).pid)
+                worker.wait_log(INTAKE_ASSIGNED, worker=1)
             rss = harness.RssSampler(worker.proc.pid)
             rss.sample()
             print(f"e2e: worker, {len(lines):,} events ...", file=sys.stderr)
             profiler = start_py_spy(worker.proc.pid, args.py_spy) if args.py_spy else None
-            cpu0 = harness.cpu_seconds(worker.proc.pid)
+            cpu0 = cpu_of(pids)
             result["worker"] = asyncio.run(
                 throughput(
                     bootstrap,
@@ -156,7 +163,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             # CPU seconds of the worker per wall second: ~1.0 means one core busy (the
             # worker is CPU-bound: one event loop plus faust's consumer thread).
-            cpu = harness.cpu_seconds(worker.proc.pid) - cpu0
+            cpu = cpu_of(pids) - cpu0
             result["worker"]["cpu_seconds"] = round(cpu, 2)
             result["worker"]["cpu_utilisation"] = round(cpu / result["worker"]["seconds"], 3)
             result["worker"]["cpu_us_per_event"] = round(cpu / len(lines) * 1e6, 1)
@@ -181,13 +188,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 start = now_ms - hour + int(n * span * hour)
                 more = gen_lines(count, args.users, 100 + n, now_ms, start, span, args.event_boards)
                 print(f"e2e: latency at {load:.0%} = {rate:,.0f} events/s ...", file=sys.stderr)
-                cpu_before = harness.cpu_seconds(worker.proc.pid)
+                cpu_before = cpu_of(pids)
                 row = asyncio.run(
                     latency(bootstrap, worker, more, rate, args.latency_seconds, isolation)
                 )
                 # CPU per event of live traffic against the backlog's (throughput leg):
                 # what small batches cost (per-transaction and per-record overheads).
-                live_cpu = harness.cpu_seconds(worker.proc.pid) - cpu_before
+                live_cpu = cpu_of(pids) - cpu_before
                 row["cpu_us_per_event"] = round(live_cpu / len(more) * 1e6, 1)
                 rows.append({"load": load, **row})
             result["latency"] = rows
@@ -232,6 +239,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             w["events_per_s"] / result["redis"]["events_per_s"], 3
         )
     return result
+
+
+#: ``--intake-process``: the intake stage in its own process (contract section 5).
+INTAKE_COMMAND = [sys.executable, "-m", "streams", "intake"]
+INTAKE_ASSIGNED = "intake: assigned scores partitions ["
+
+
+def cpu_of(pids: list[int]) -> float:
+    """CPU seconds of the job's processes (the worker, and the intake when apart)."""
+    return sum(harness.cpu_seconds(pid) for pid in pids)
 
 
 def redis_leg(lines: list[bytes], port: int) -> dict[str, Any]:
@@ -349,6 +366,12 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=VALUE",
         help="worker setting override, e.g. batch_max_ms=10 (recorded; repeatable)",
+    )
+    p.add_argument(
+        "--intake-process",
+        action="store_true",
+        help="run the intake as its own process (`rankstream intake`) beside a worker with "
+        "RANKSTREAM_RUN_INTAKE=false; CPU figures are both processes' sum",
     )
     p.add_argument("--py-spy", default=None, help="record the worker with py-spy into this file")
     p.add_argument("--quick", action="store_true", help="smoke: 600 events, 2 s per load")

@@ -162,6 +162,9 @@ class Outputs:
     async def send(self, producer: Any, unit: Unit, transactional: bool) -> int | None:
         grouped: dict[tuple[str, int], list[tuple[bytes | None, bytes]]] = defaultdict(list)
         known: dict[str, list[int]] = {}
+        # A unit's records share few keys (its boards): murmur2, in pure Python, runs once
+        # per key and topic rather than once per record.
+        keyed: dict[tuple[str, bytes], int] = {}
         for n, (topic, key, value) in enumerate(unit.records):
             partitions = known.get(topic)
             if partitions is None:
@@ -169,7 +172,10 @@ class Outputs:
                     await self._declare(topic)
                 partitions = known[topic] = sorted(await producer.partitions_for(topic))
             if key:
-                partition = self._partitioner(key, partitions, partitions)
+                partition = keyed.get((topic, key))
+                if partition is None:
+                    partition = self._partitioner(key, partitions, partitions)
+                    keyed[topic, key] = partition
                 grouped[topic, partition].append((key, value))
             else:
                 grouped[topic, partitions[n % len(partitions)]].append((None, value))

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,10 +42,15 @@ def leftover_topics(bootstrap: str, prefix: str) -> list[str]:
     return [t for t in asyncio.run(_topics(bootstrap)) if t.startswith(prefix)]
 
 
-def test_e2e_bench_quick(kafka: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("split", [False, True], ids=["one-process", "intake-process"])
+def test_e2e_bench_quick(kafka: str, tmp_path: Path, split: bool) -> None:
     out = tmp_path / "e2e.json"
-    run_bench("bench.e2e_bench", "--quick", "--bootstrap", kafka, "--json-out", str(out))
+    extra = ["--intake-process"] if split else []
+    run_bench("bench.e2e_bench", "--quick", "--bootstrap", kafka, "--json-out", str(out), *extra)
     result: dict[str, Any] = json.loads(out.read_text())
+    # With --intake-process the worker validates nothing: a second process must have.
+    assert result["params"]["intake_process"] is split
+    assert (result["settings"]["worker"].get("run_intake") == "false") is split
     events = result["params"]["events"]
     assert events > 0
     for leg in ("passthrough", "worker"):
