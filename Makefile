@@ -30,7 +30,7 @@ replay-example: $(STAMP) ## replay examples/events.jsonl and print the resulting
 	@mkdir -p var
 	$(BIN)/rankstream replay --boards examples/boards.toml --now 2026-11-30T00:00:00Z \
 	  --dlq var/replay-dead-letters.jsonl < examples/events.jsonl > var/replay-changes.jsonl
-	@$(BIN)/python -m streams.apps.show var/replay-changes.jsonl
+	@$(BIN)/python -m streams.show var/replay-changes.jsonl
 	@echo "records: var/replay-changes.jsonl   dead letters: var/replay-dead-letters.jsonl"
 
 test: $(STAMP) lint schemas-check docs-check kafka-up rabbitmq-up browser test-image ## everything CI runs (starts Kafka, RabbitMQ and Docker)

@@ -1,4 +1,4 @@
-"""Print the boards a push-record JSONL file folds to: ``python -m streams.apps.show FILE``."""
+"""Print the boards a push-record JSONL file folds to: ``python -m streams.show FILE``."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _period(key: WindowKey) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m streams.apps.show CHANGES.jsonl", file=sys.stderr)
+        print("usage: python -m streams.show CHANGES.jsonl", file=sys.stderr)
         return 2
     with open(args[0], "rb") as handle:
         folded = Folded().extend(json.loads(line) for line in handle if line.strip())

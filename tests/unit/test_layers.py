@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: Layer of each package; a module may import its own layer and those below it.
 LAYERS = {"streams.engine": 0, "streams.edge": 1, "streams.runtime": 2, "streams.apps": 3}
-#: Top-level modules of ``streams`` that are no layer: the package and ``python -m streams``.
-ENTRY_POINTS = {"streams", "streams.__main__"}
+#: Top-level modules of ``streams`` that are no layer: the package, ``python -m streams``
+#: and ``python -m streams.show`` (commands docs/contract.md names).
+ENTRY_POINTS = {"streams", "streams.__main__", "streams.show"}
 #: What the engine and the pure schema modules may import besides the standard library.
 PURE_SCHEMAS = {"schemas.timefmt", "schemas.rules"}
 
