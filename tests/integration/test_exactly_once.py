@@ -176,10 +176,4 @@ def assert_once(
 
 
 def wait_intake_assigned(job: Job, worker: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if "intake: assigned scores partitions [" in job.log_tail(worker, lines=400):
-            return
-        assert job.procs[-1].poll() is None, job.log_tail(worker)
-        time.sleep(0.2)
-    raise AssertionError(f"intake {worker} not assigned:\n{job.log_tail(worker)}")
+    job.wait_log("intake: assigned scores partitions [", worker=worker, timeout=timeout)

@@ -63,13 +63,7 @@ def snapshot(data_dir: Path) -> dict[bytes, bytes]:
 
 
 def wait_ready(job: Job, worker: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if "Worker ready" in job.log_tail(worker, lines=400):
-            return
-        assert job.procs[-1].poll() is None, job.log_tail(worker)
-        time.sleep(0.3)
-    raise AssertionError(f"worker {worker} not ready:\n{job.log_tail(worker)}")
+    job.wait_log("Worker ready", worker=worker, timeout=timeout)
 
 
 def start_restored(job: Job) -> None:

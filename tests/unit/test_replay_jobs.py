@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,8 @@ from streams.apps.replay import ReplayStats, replay
 from streams.apps.replay_jobs import ReplayWorkerError
 from streams.edge.validation import Rejection, decode_event
 from streams.engine.config import BoardsConfig, load_boards
+
+from .test_replay_cli import run_replay
 
 ROOT = Path(__file__).resolve().parents[2]
 BOARDS = ROOT / "bench" / "boards.toml"
@@ -64,23 +64,13 @@ def test_jobs_write_the_bytes_of_one_job_across_chunks(
     assert {"too_old", "bad_json", "missing_field", "invalid_field"} <= reasons
 
 
-def run_cli(*args: str, stdin: bytes) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "streams", "replay", *args],
-        input=stdin,
-        capture_output=True,
-        cwd=ROOT,
-        check=False,
-    )
-
-
 def test_cli_jobs_1_and_3_give_identical_bytes(mixed: tuple[int, bytes], tmp_path: Path) -> None:
     now, body = mixed
     outputs = []
     for jobs in ("1", "3"):
         dlq = tmp_path / f"dead-{jobs}.jsonl"
         args = ["--boards", str(BOARDS), "--now", format_ms(now), "--dlq", str(dlq)]
-        result = run_cli(*args, "--jobs", jobs, stdin=body)
+        result = run_replay(*args, "--jobs", jobs, stdin=body)
         assert result.returncode == 0, result.stderr.decode()
         outputs.append((result.stdout, dlq.read_bytes(), result.stderr))
     assert outputs[0] == outputs[1]
@@ -90,7 +80,7 @@ def test_cli_jobs_1_and_3_give_identical_bytes(mixed: tuple[int, bytes], tmp_pat
 
 @pytest.mark.parametrize("jobs", ["0", "two"])
 def test_bad_jobs_fail_clearly(jobs: str) -> None:
-    result = run_cli("--boards", str(BOARDS), "--jobs", jobs, stdin=b"")
+    result = run_replay("--boards", str(BOARDS), "--jobs", jobs, stdin=b"")
     assert result.returncode == 2 and b"--jobs" in result.stderr
 
 
@@ -149,7 +139,7 @@ def test_now_closes_idle_windows_at_the_end_of_input(
     args = ["--boards", str(boards), "--jobs", str(jobs)]
     if now is not None:
         args += ["--now", now]
-    result = run_cli(*args, stdin=EVENTS)
+    result = run_replay(*args, stdin=EVENTS)
     assert result.returncode == 0, result.stderr.decode()
     records = [json.loads(x) for x in result.stdout.splitlines()]
     closes = [
