@@ -21,8 +21,7 @@ import time
 from typing import Any
 
 from streams.engine.config import BoardConfig, BoardsConfig
-from streams.engine.core import Engine
-from streams.engine.dedup import bucket_ms_for
+from streams.engine.core import Engine, bucket_ms_for
 from streams.engine.events import ScoreEvent
 from streams.engine.storage import MemoryStore
 

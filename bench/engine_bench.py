@@ -56,6 +56,7 @@ from bench.engine_measures import (
 )
 from bench.gen_events import GenConfig
 from bench.runinfo import git_info, machine_info
+from bench.stages import measure as measure_stages
 from bench.timing import REPO, BenchError
 
 DEFAULT_BOARDS = REPO / "bench" / "boards.toml"
@@ -110,6 +111,18 @@ def render_table(result: dict[str, Any]) -> str:
         lines.append(
             "ratio (replay - startup) / in-process floor:  "
             f"{ratios['replay_net_vs_floor_inproc']:.1f}x"
+        )
+        lines.append(
+            "rate ratio replay / floor (whole processes): "
+            f"{1 / ratios['replay_vs_floor']:.3f} (issue I target >= 0.20)"
+        )
+    if "stages" in result:
+        us = result["stages"]["us_per_event"]
+        lines.append(
+            f"engine us/event (bench.stages, same workload): {us['engine']:.2f} with rank trees "
+            f"(issue I target <= 6), {us['engine_replay']:.2f} without (replay); "
+            f"decode {us['decode_and_validate']:.2f}, format {us['format_records']:.2f}, "
+            f"json.loads {us['json_loads_floor']:.2f}"
         )
     if "jobs_vs_one" in ratios:
         lines.append(
@@ -206,6 +219,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "replay_vs_floor": round(replay.seconds / floor_sub.seconds, 3),
         "replay_net_vs_floor_inproc": round(net / floor_in.seconds, 3),
     }
+    print("measuring the engine stage by stage (bench.stages) ...", file=sys.stderr)
+    result["stages"] = measure_stages(cfg)
     if args.jobs_ratio > 1:
         print(f"measuring rankstream replay --jobs {args.jobs_ratio} ...", file=sys.stderr)
         jobs_tag = f"{tag}-jobs{args.jobs_ratio}"

@@ -139,8 +139,7 @@ def measure(
     assert [e.user for e in first] == order[:3]
     size = query.window_size(engine, BOARD, ALL)
     assert size == users, (size, users)
-    tree = engine.window_spaces(BOARD, ALL)[2]
-    depth = tree._node(tree._root_id()).level + 1  # counted levels plus the bucket level
+    depth = engine.tree_levels(BOARD, ALL) + 1  # counted levels plus the bucket level
     store.close()
     return {
         "rank": percentiles(rank),

@@ -6,7 +6,9 @@ Times each stage of ``rankstream replay`` separately, in this process, over the 
 generated input (``bench.gen_events``), each stage on the previous stage's output held in
 memory: ``json.loads`` alone (the floor), decoding and validation at the edge
 (``streams.edge.validation.decode_event``: pydantic, timestamps), the engine (``Engine.apply`` on a
-``MemoryStore``, as replay runs it) and formatting the records as JSONL. The sum is what a
+``MemoryStore``) twice - with rank trees, as the stream job runs it (``engine``, issue I's
+measure), and without, as replay runs it (``engine_replay``) - and formatting the records
+as JSONL. The sum is what a
 replay costs without file I/O. It answers how much of a per-event budget is left for
 ranking once the input is decoded and the output written (the profile of
 ``engine_bench --profile`` attributes the same time function by function, at twice the
@@ -48,7 +50,10 @@ def measure(cfg: GenConfig) -> dict[str, Any]:
     _, floor = timed(lambda: [json.loads(line) for line in lines])
     decoded, decode = timed(lambda: [decode_event(line) for line in lines])
     events = [e for e in decoded if not isinstance(e, Rejection)]
-    engine = Engine(load_boards(BOARDS), MemoryStore(), lambda: summary.now_ms, ranks=False)
+    boards = load_boards(BOARDS)
+    ranked = Engine(boards, MemoryStore(), lambda: summary.now_ms, ranks=True)
+    _, apply_ranked = timed(lambda: [ranked.apply(e).records for e in events])
+    engine = Engine(boards, MemoryStore(), lambda: summary.now_ms, ranks=False)
     results, apply = timed(lambda: [engine.apply(e).records for e in events])
     records: list[list[Record]] = [r for r in results if r]
     _, fmt = timed(lambda: ["".join(r.to_json() + "\n" for r in rs).encode() for rs in records])
@@ -64,7 +69,8 @@ def measure(cfg: GenConfig) -> dict[str, Any]:
         "us_per_event": {
             "json_loads_floor": us(floor),
             "decode_and_validate": us(decode),
-            "engine": us(apply),
+            "engine": us(apply_ranked),
+            "engine_replay": us(apply),
             "format_records": us(fmt),
             "total_without_io": us(decode + apply + fmt),
         },

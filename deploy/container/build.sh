@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build images with BuildKit, from the repository root as context:
 #   build.sh                  the rankstream image (tag $RANKSTREAM_IMAGE, default rankstream:dev)
+#                             from dist/rankstream-*.whl (`make wheel`; `make image` runs it)
 #   build.sh kafka rabbitmq   the compose file's Kafka and RabbitMQ (rankstream-kafka:dev,
 #                             rankstream-rabbitmq:dev); kafka needs deploy/kafka/lib
 #                             (`make kafka-up` fetches it once)
@@ -40,7 +41,27 @@ build() {
 (($#)) || set -- rankstream
 for name in "$@"; do
   case "$name" in
-    rankstream) build rankstream Dockerfile "$IMAGE" ;;
+    rankstream)
+      # The image installs the wheel `make wheel` built (the engine core is compiled on the
+      # host): exactly one, for the image's CPython 3.11 (Debian bookworm's python3).
+      wheels=("$REPO_ROOT"/dist/rankstream-*.whl)
+      if [[ ${#wheels[@]} -ne 1 || ! -f "${wheels[0]}" ]]; then
+        err "need exactly one dist/rankstream-*.whl: run \`make image\` (it runs \`make wheel\`)"
+        exit 1
+      fi
+      [[ "${wheels[0]}" == *-cp311-cp311-linux_x86_64.whl ]] || {
+        err "${wheels[0]#"$REPO_ROOT"/} is not for CPython 3.11 on linux x86_64, the image's python3"
+        exit 1
+      }
+      # An image of older sources than the tree's would test the wrong code.
+      sources=(pyproject.toml rust-toolchain.toml streams schemas rust/Cargo.toml rust/Cargo.lock rust/src)
+      newer="$(find "${sources[@]/#/$REPO_ROOT/}" -type f -newer "${wheels[0]}" \
+        ! -name '*.pyc' ! -name '*.so' -print -quit)"
+      if [[ -n "$newer" ]]; then
+        err "${newer#"$REPO_ROOT"/} is newer than ${wheels[0]#"$REPO_ROOT"/}: run \`make wheel\` (\`make image\` does)"
+        exit 1
+      fi
+      build rankstream Dockerfile "$IMAGE" ;;
     kafka)
       compgen -G "$REPO_ROOT/deploy/kafka/lib/kafka_2.13-*.jar" >/dev/null || {
         err "deploy/kafka/lib has no Kafka jars: run \`make kafka-up\` once (it fetches them)"

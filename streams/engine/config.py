@@ -10,10 +10,9 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from schemas.rules import BOARD_PATTERN, is_board_name
-from streams.engine.windows import KINDS, WEEKDAYS
+from streams.engine.windows import KINDS, WEEKDAYS, Calendar
 
 AGGREGATES: tuple[str, ...] = ("sum", "max", "min", "last")
 ORDERS: tuple[str, ...] = ("desc", "asc")
@@ -139,8 +138,8 @@ def _check(key: str, value: Any, where: str) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: must be an IANA time zone name such as Europe/Berlin")
         try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+            Calendar(value, 0)  # the engine's own zone database decides
+        except ValueError:
             raise ConfigError(
                 f"{where}: unknown IANA time zone {value!r} (e.g. UTC, Europe/Berlin)"
             ) from None

@@ -2,18 +2,32 @@
 
 These are plain NamedTuples and dataclasses rather than pydantic models so that the engine stays
 import-free of the validation layer; ``schemas/`` mirrors the wire shape of each record
-and a unit test checks the two never drift apart.
+and a unit test checks the two never drift apart. ``RankChange``, the record replay makes
+several of per event, is built by the compiled engine (``rust/src/py.rs``), which also writes
+its JSON; the window part of that JSON comes from :func:`_prefix` here.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from enum import Enum
 from functools import lru_cache
-from json.encoder import encode_basestring
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 from schemas.timefmt import format_ms
+from streams.engine._core import RankChange
+
+__all__ = [
+    "Outcome",
+    "RankChange",
+    "Record",
+    "ScoreEvent",
+    "Standing",
+    "WindowClosed",
+    "WindowRef",
+    "dumps",
+]
 
 
 class ScoreEvent(NamedTuple):
@@ -51,39 +65,11 @@ class WindowRef(NamedTuple):
         }
 
 
-class RankChange(NamedTuple):
-    """One user's rank or score moved inside a window's top-K because of ``cause``.
-
-    Replay creates several per event, so this is a NamedTuple (C-level construction).
-    """
-
-    board: str
-    window: WindowRef
-    user: str
-    old_rank: int | None
-    new_rank: int | None
-    score: int
-    cause: str
-
-    def to_json(self) -> str:
-        """Compact JSON equal to ``dumps(to_wire())``, built from the window's cached prefix
-        because serialising records is most of replay's cost."""
-        return (
-            f"{_prefix('rank_change', self.board, self.window)},"
-            f'"user":{encode_basestring(self.user)},'
-            f'"old_rank":{_rank(self.old_rank)},"new_rank":{_rank(self.new_rank)},'
-            f'"score":{self.score},"cause":{encode_basestring(self.cause)}}}'
-        )
-
-    def to_wire(self) -> dict[str, Any]:
-        record: dict[str, Any] = {"type": "rank_change"}
-        record.update(self.window.wire(self.board))
-        record["user"] = self.user
-        record["old_rank"] = self.old_rank
-        record["new_rank"] = self.new_rank
-        record["score"] = self.score
-        record["cause"] = self.cause
-        return record
+class Outcome(Enum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    FUTURE = "future"
+    TOO_OLD = "too_old"  # behind the dedup horizon: applied nowhere, a dead letter
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +99,7 @@ class WindowClosed:
         return dumps(self.to_wire())
 
 
-Record = RankChange | WindowClosed
+Record: TypeAlias = "RankChange | WindowClosed"
 
 #: The one JSON style of every record rankstream writes: compact, UTF-8 kept as is.
 dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -122,7 +108,3 @@ dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 @lru_cache(maxsize=4096)
 def _prefix(record_type: str, board: str, window: WindowRef) -> str:
     return dumps({"type": record_type, **window.wire(board)})[:-1]
-
-
-def _rank(rank: int | None) -> str:
-    return "null" if rank is None else str(rank)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streams.engine.codec import decode_state, index_key, index_score, index_user
 from streams.engine.config import BoardConfig
 from streams.engine.core import Engine
 from streams.engine.events import Standing, WindowRef
@@ -126,24 +125,18 @@ def resolve(
     )
 
 
-def _descending(engine: Engine, board: str) -> bool:
-    return engine.config.for_board(board).order == "desc"
-
-
 def window_size(engine: Engine, board: str, window: WindowRef) -> int:
     """Number of users with a score in the window."""
-    return len(engine.window_spaces(board, window)[2])
+    return engine.window_size(board, window)
 
 
 def page(engine: Engine, board: str, window: WindowRef, offset: int, limit: int) -> list[Entry]:
     """Standings at ranks ``offset + 1`` .. ``offset + limit``."""
     _check_range("offset", offset, 0, None)
     _check_range("limit", limit, 1, MAX_LIMIT)
-    desc = _descending(engine, board)
-    tree = engine.window_spaces(board, window)[2]
     return [
-        Entry(offset + n, index_user(key), index_score(key, desc))
-        for n, key in enumerate(tree.page(offset, limit), 1)
+        Entry(offset + n, user, score)
+        for n, (user, score) in enumerate(engine.page(board, window, offset, limit), 1)
     ]
 
 
@@ -153,15 +146,10 @@ def user_rank(
     """The user's exact rank among all the window's users, with ``around`` neighbours on
     each side (the user excluded), or None when the user has no score there."""
     _check_range("around", around, 0, MAX_AROUND)
-    users, _, tree = engine.window_spaces(board, window)
-    raw = engine.store.get(users, user.encode())
-    if raw is None:
+    found = engine.user_rank(board, window, user)  # RuntimeError if index and states disagree
+    if found is None:
         return None
-    key = index_key(raw, user.encode())
-    rank = tree.rank(key)
-    if rank is None:  # the index and the user states disagree: a bug, never an answer
-        raise RuntimeError(f"user {user!r} has a state but no rank index entry")
-    score = decode_state(raw, _descending(engine, board)).score
+    rank, score = found
     neighbors: tuple[Entry, ...] = ()
     if around:
         first = max(0, rank - 1 - around)

@@ -8,9 +8,10 @@ so the stream job can keep every value in RocksDB and changelog it per key.
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import Protocol
+
+from streams.engine import _core
 
 
 class Store(Protocol):
@@ -22,7 +23,7 @@ class Store(Protocol):
 
     def delete(self, space: bytes, key: bytes) -> None: ...
 
-    def scan(self, space: bytes, after: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+    def scan(self, space: bytes, after: bytes | None = None) -> Iterable[tuple[bytes, bytes]]:
         """Items of ``space`` with key > ``after``, ascending.
 
         Callers take what they need and stop; they must not write to the space while the
@@ -33,62 +34,8 @@ class Store(Protocol):
     def drop(self, space: bytes) -> None: ...
 
 
-class MemoryStore:
-    """In-process store for replay and tests.
-
-    A sorted key list is built for a space only when it is first scanned and kept up to date
-    afterwards, so spaces that are only read by key (user states, dedup) pay nothing for
-    ordering.
-    """
-
-    def __init__(self) -> None:
-        self._data: dict[bytes, dict[bytes, bytes]] = {}
-        self._sorted: dict[bytes, list[bytes]] = {}
-
-    def get(self, space: bytes, key: bytes) -> bytes | None:
-        items = self._data.get(space)
-        return None if items is None else items.get(key)
-
-    def put(self, space: bytes, key: bytes, value: bytes) -> None:
-        items = self._data.get(space)
-        if items is None:
-            items = self._data[space] = {}
-        if key not in items:
-            ordered = self._sorted.get(space)
-            if ordered is not None:
-                insort(ordered, key)
-        items[key] = value
-
-    def delete(self, space: bytes, key: bytes) -> None:
-        items = self._data.get(space)
-        if items is None or items.pop(key, None) is None:
-            return
-        ordered = self._sorted.get(space)
-        if ordered is not None:
-            index = bisect_right(ordered, key) - 1
-            del ordered[index]
-
-    def scan(self, space: bytes, after: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
-        items = self._data.get(space)
-        if not items:
-            return
-        ordered = self._sorted.get(space)
-        if ordered is None:
-            ordered = self._sorted[space] = sorted(items)
-        start = 0 if after is None else bisect_right(ordered, after)
-        for index in range(start, len(ordered)):
-            key = ordered[index]
-            yield key, items[key]
-
-    def drop(self, space: bytes) -> None:
-        self._data.pop(space, None)
-        self._sorted.pop(space, None)
-
-    def footprint(self, space: bytes) -> tuple[int, int]:
-        """(keys, bytes of keys and values) of a space, without ordering it (benches)."""
-        items = self._data.get(space) or {}
-        return len(items), sum(len(k) + len(v) for k, v in items.items())
-
-    def spaces(self) -> list[bytes]:
-        """Non-empty spaces, for tests that check what retention left behind."""
-        return sorted(space for space, items in self._data.items() if items)
+MemoryStore = _core.MemoryStore
+"""In-process store for replay and tests (compiled: one ordered map per space). Its ``scan``
+returns a list; ``footprint(space)`` gives (keys, bytes) and ``spaces()`` the non-empty
+spaces, for benches and tests. An engine over a ``MemoryStore`` reaches it without Python
+calls; over any other ``Store`` (the stream job's RocksDB) it calls its methods."""

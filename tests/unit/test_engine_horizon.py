@@ -51,7 +51,7 @@ def test_too_old_is_applied_nowhere(ts: int, outcome: Outcome) -> None:
     result = e.apply(ev("old", ts, score=100))
     assert result.outcome is outcome
     if outcome is Outcome.TOO_OLD:
-        assert result.records == [] and result.late == []
+        assert result.records == [] and result.late == ()
         assert all_top(e) == [(1, "w", 5)]  # not even the `all` window
         # not remembered either: the same id inside the horizon is a new event
         assert e.apply(ev("old", T0 + HOUR, score=1)).outcome is Outcome.APPLIED
@@ -181,7 +181,7 @@ def test_a_late_event_after_an_idle_close_is_late_for_that_window() -> None:
     e.apply(ev("1", T0, score=3))
     e.advance_watermark("b", DAILY_END + GRACE)
     result = e.apply(ev("2", T0 + HOUR, score=4))
-    assert result.outcome is Outcome.APPLIED and result.late == ["daily"]
+    assert result.outcome is Outcome.APPLIED and result.late == ("daily",)
 
 
 def test_a_busy_board_is_unchanged_by_an_idle_close() -> None:
@@ -211,7 +211,7 @@ def test_no_double_close_after_a_restart() -> None:
     restarted = make(store, windows=("daily", "all"), grace_seconds=300)
     assert restarted.advance_watermark("b", DAILY_END + 2 * GRACE) == []
     assert restarted.close_idle(DAILY_END + DAY) == []
-    assert restarted.apply(ev("2", T0 + HOUR)).late == ["daily"]
+    assert restarted.apply(ev("2", T0 + HOUR)).late == ("daily",)
 
 
 def test_close_idle_takes_every_board_in_name_order_unless_switched_off() -> None:

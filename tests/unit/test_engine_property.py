@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.timefmt import parse_rfc3339_ms
-from streams.engine import core
 from streams.engine.config import BoardConfig, BoardsConfig
 from streams.engine.core import Engine, Outcome
 from streams.engine.events import RankChange, Record, ScoreEvent, WindowClosed
@@ -116,16 +115,14 @@ def test_dedup_clean_up_progress_changes_no_answer(
 ) -> None:
     """The same check with a clean-up budget of one id per event, far behind the input:
     forgotten ids must read as forgotten whether or not their keys are gone yet."""
-    saved, core.EVENT_BUDGET = core.EVENT_BUDGET, 1
-    try:
-        check_against_reference(scenario, False)
-    finally:
-        core.EVENT_BUDGET = saved
+    check_against_reference(scenario, False, event_budget=1)
 
 
-def check_against_reference(scenario: tuple[BoardsConfig, list[Step]], ranks: bool) -> None:
+def check_against_reference(
+    scenario: tuple[BoardsConfig, list[Step]], ranks: bool, event_budget: int | None = None
+) -> None:
     config, events = scenario
-    engine = Engine(config, MemoryStore(), lambda: NOW, ranks=ranks)
+    engine = Engine(config, MemoryStore(), lambda: NOW, ranks=ranks, event_budget=event_budget)
     ref = Reference(config, NOW)
     folded: dict[WindowId, dict[str, tuple[int, int]]] = {}
     for event in events:

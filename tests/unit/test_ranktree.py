@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.engine.ranktree import NodeCache, RankTree
+from streams.engine.ranktree import RankTree
 from streams.engine.storage import MemoryStore
 from streams.runtime.state.rocksdb import RocksStore
 
@@ -28,8 +28,9 @@ class Model:
 
     def __init__(self, store: MemoryStore | RocksStore, bucket: int, fanout: int, cache: int):
         self.store = store
-        self.cache = NodeCache(store, cache)
-        self.tree = RankTree(store, TREE, INDEX, self.cache, bucket_max=bucket, fanout=fanout)
+        self.tree = RankTree(
+            store, TREE, INDEX, bucket_max=bucket, fanout=fanout, cache_nodes=cache
+        )
         self.keys: list[bytes] = []
 
     def replace(self, old: bytes | None, new: bytes | None) -> None:
@@ -73,9 +74,9 @@ def test_tree_matches_sorted_list(
         model.apply(op, a, b)
     model.check()
     # Once synced, a fresh tree object and an empty cache read the same answers back.
-    model.cache.sync()
+    model.tree.sync()
     model.tree = RankTree(
-        model.store, TREE, INDEX, NodeCache(model.store, 8), bucket_max=shape[0], fanout=shape[1]
+        model.store, TREE, INDEX, bucket_max=shape[0], fanout=shape[1], cache_nodes=8
     )
     model.check()
 
@@ -85,12 +86,11 @@ def test_tree_grows_and_shrinks_back_to_one_node() -> None:
     for n in range(3000):
         model.replace(None, n.to_bytes(2, "big"))
     model.check()
-    assert model.tree._node(model.tree._root_id()).level >= 3  # several levels were built
+    assert model.tree.root_level() >= 3  # several levels were built
     for key in list(model.keys):
         model.replace(key, None)
     model.check()
-    root = model.tree._node(model.tree._root_id())
-    assert root.level == 1 and root.counts == [0]
+    assert model.tree.root_level() == 1 and len(model.tree) == 0
 
 
 def test_tree_survives_a_restart_in_rocksdb(tmp_path: Path) -> None:
@@ -100,7 +100,7 @@ def test_tree_survives_a_restart_in_rocksdb(tmp_path: Path) -> None:
         model.replace(None, (n * 37 % 200).to_bytes(2, "big"))
     for n in range(0, 200, 3):
         model.replace(n.to_bytes(2, "big"), None)
-    model.cache.sync()
+    model.tree.sync()
     store.flush()
     expected = list(model.keys)
     store.close()

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from schemas.dead_letter import REASONS, DeadLetterReplay, DeadLetterStream, Reason
@@ -15,7 +17,7 @@ from schemas.push import RankChangeOut, WindowClosedOut
 from schemas.score_event import ScoreEventIn
 from schemas.timefmt import parse_rfc3339_ms
 from streams.edge.validation import to_engine
-from streams.engine.events import RankChange, ScoreEvent, Standing, WindowClosed, WindowRef
+from streams.engine.events import RankChange, ScoreEvent, Standing, WindowClosed, WindowRef, dumps
 
 # --- drift between the models and the committed schema files ----------------------------
 
@@ -95,6 +97,19 @@ def test_rank_change_wire_matches_model(change: RankChange) -> None:
     model = RankChangeOut.model_validate_json(json.dumps(wire))
     assert model.model_dump(mode="json") == wire
     assert RankChangeOut.model_validate(wire) == model
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.text(), st.one_of(st.none(), st.integers(1, 10_000)))
+def test_rank_change_json_is_dumps_of_its_wire_form(
+    user: str, cause: str, rank: int | None
+) -> None:
+    """The compiled ``to_json`` writes every string as ``json`` does with ensure_ascii off:
+    quotes, backslashes, control characters and non-ASCII."""
+    for window in (DAILY, ALL, WEEKLY_TOKYO):
+        change = RankChange("arena", window, user, rank, 1, -(2**53 - 1), cause)
+        assert change.to_json() == dumps(change.to_wire())
+        assert json.loads(change.to_json()) == change.to_wire()
 
 
 WINDOWS_CLOSED = [
