@@ -18,3 +18,8 @@ pub mod types;
 
 #[cfg(feature = "python")]
 mod py;
+
+/// The Python module's allocator (Rust allocations only; Python's own are untouched).
+#[cfg(feature = "python")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

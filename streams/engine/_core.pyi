@@ -49,7 +49,7 @@ class RankChange:
 
 class Result:
     outcome: Outcome
-    records: _Records
+    records: tuple[RankChange | WindowClosed, ...]
     late: tuple[str, ...]
     closed: int
 

@@ -106,7 +106,7 @@ def test_duplicates_are_dropped_and_counted_not_applied() -> None:
     e = engine()
     assert e.apply(ev("a", 5, eid="x")).outcome is Outcome.APPLIED
     again = e.apply(ev("a", 5, eid="x"))
-    assert (again.outcome, again.records) == (Outcome.DUPLICATE, [])
+    assert (again.outcome, again.records) == (Outcome.DUPLICATE, ())
     assert e.apply(ev("a", 5, eid="x", board="other")).outcome is Outcome.APPLIED  # per board
     assert top(e) == [(1, "a", 5)]
 
@@ -118,7 +118,7 @@ def test_future_rule(ahead_s: int, outcome: Outcome) -> None:
     result = e.apply(event)
     assert result.outcome is outcome
     if outcome is Outcome.FUTURE:
-        assert result.records == [] and top(e) == []
+        assert result.records == () and top(e) == []
 
 
 # grace 300 s: the daily window of 2026-11-27 closes once the watermark reaches 00:05 on the 28th

@@ -51,7 +51,7 @@ def test_too_old_is_applied_nowhere(ts: int, outcome: Outcome) -> None:
     result = e.apply(ev("old", ts, score=100))
     assert result.outcome is outcome
     if outcome is Outcome.TOO_OLD:
-        assert result.records == [] and result.late == ()
+        assert result.records == () and result.late == ()
         assert all_top(e) == [(1, "w", 5)]  # not even the `all` window
         # not remembered either: the same id inside the horizon is a new event
         assert e.apply(ev("old", T0 + HOUR, score=1)).outcome is Outcome.APPLIED

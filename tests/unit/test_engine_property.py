@@ -152,13 +152,13 @@ def check_against_reference(
                 board[change.user] = (change.new_rank, change.score)
         assert set(seen_windows) <= set(touched)
         if result.records:
-            assert result.records[: len(changes)] == changes
+            assert list(result.records[: len(changes)]) == changes
         for wid in touched:
             expected = {u: (rank, s) for rank, u, s in ref.top(wid)}
             assert folded.get(wid, {}) == expected, (wid, event)
         assert closed_of(closes) == closed
         if outcome != "applied":
-            assert result.records == [] and result.outcome is not Outcome.APPLIED
+            assert result.records == () and result.outcome is not Outcome.APPLIED
 
 
 def closed_of(records: list[Record] | list[WindowClosed]) -> list[tuple[WindowId, list[Any]]]:

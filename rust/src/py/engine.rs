@@ -141,7 +141,7 @@ impl Engine {
             ts: fields.get_item(4)?.extract()?,
         };
         let applied = self.with(py, |core, store| core.apply(store, &event, now))?;
-        let records = self.objects.records(py, applied.records)?;
+        let records = self.objects.records(py, applied.records)?.to_tuple();
         let late = PyTuple::new(py, applied.late.iter().map(|k| self.objects.kind(py, *k)))?;
         Ok(ApplyResult {
             outcome: self.objects.outcome(py, applied.outcome),

@@ -218,7 +218,10 @@ pub struct ApplyResult {
     #[pyo3(get)]
     pub(super) outcome: Py<PyAny>,
     #[pyo3(get)]
-    pub(super) records: Py<PyList>,
+    /// A tuple, not a list: a tuple of records (objects the garbage collector does not
+    /// track) is untracked at its first collection, so results a caller keeps cost the
+    /// collector nothing; an event without records shares the empty tuple.
+    pub(super) records: Py<PyTuple>,
     #[pyo3(get)]
     pub(super) late: Py<PyTuple>,
     #[pyo3(get)]
