@@ -2,7 +2,7 @@
 
 It keeps every applied event and, after each one, recomputes every window's standings from
 scratch by the contract's definitions and sorts them. The dedup horizon is modelled with
-its bucket granularity (engine docs, streams/engine/dedup.py): an id is remembered with
+its bucket granularity (engine docs, rust/src/dedup.rs): an id is remembered with
 the end of its ts's bucket (buckets are an eighth of the horizon, at least a second, wide)
 and is forgotten as soon as that end is no longer after ``watermark - horizon``. Nothing
 here is shared with the engine except the config dataclasses and the value types, so a
