@@ -14,7 +14,7 @@ dead-letter helpers below.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -45,7 +45,7 @@ class ReplayStats:
         )
 
 
-def render(records: list[Record]) -> bytes:
+def render(records: Sequence[Record]) -> bytes:
     return "".join(record.to_json() + "\n" for record in records).encode()
 
 
