@@ -11,6 +11,7 @@ pub mod engine;
 pub mod meta;
 pub mod nodecache;
 pub mod ranktree;
+pub mod replay_io;
 pub mod store;
 pub mod topk;
 pub mod treenodes;

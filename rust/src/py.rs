@@ -5,7 +5,7 @@
 //! or any Python object with the `Store` protocol of `streams/engine/storage.py` (the stream
 //! job's RocksDB). The classes live in [`store`] (`MemoryStore`), [`engine`] (`Engine`),
 //! [`records`] (`RankChange`, `Result`, `DedupInfo`), [`tree`] (`RankTree`, for tests) and
-//! [`calendar`] (`Calendar`); [`convert`] turns values of one side into the other's.
+//! [`calendar`] (`Calendar`), [`replay`] (`ReplayBlock`, for `replay --jobs N`); [`convert`] turns values of one side into the other's.
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -20,6 +20,7 @@ mod calendar;
 mod convert;
 mod engine;
 mod records;
+mod replay;
 mod store;
 mod tree;
 
@@ -54,6 +55,66 @@ fn is_future(ts: i64, now_ms: i64, max_future_seconds: i64) -> bool {
     crate::engine::is_future(ts, now_ms, max_future_seconds)
 }
 
+/// For each worker's answers of one chunk, as `(numbers, wheres, ends)` (arrays of "q"
+/// and bytes), the file offset of each answer in line order, stdout and --dlq each from
+/// its cursor in `cursors`, which are advanced (rust/src/replay_io.rs).
+#[pyfunction]
+fn merge_offsets<'py>(
+    py: Python<'py>,
+    answers: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
+    cursors: [i64; 2],
+) -> PyResult<(Vec<Bound<'py, PyBytes>>, [i64; 2])> {
+    let longs = |raw: &[u8]| -> PyResult<Vec<i64>> {
+        if raw.len() % 8 != 0 {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "not an array of 8-byte ints",
+            ));
+        }
+        Ok(raw
+            .chunks_exact(8)
+            .map(|c| i64::from_ne_bytes(c.try_into().expect("8")))
+            .collect())
+    };
+    let mut parsed = Vec::with_capacity(answers.len());
+    for (numbers, wheres, ends) in &answers {
+        parsed.push((longs(numbers)?, wheres.as_slice(), longs(ends)?));
+    }
+    let views: Vec<crate::replay_io::Answers<'_>> = parsed
+        .iter()
+        .map(|(n, w, e)| crate::replay_io::Answers {
+            numbers: n,
+            wheres: w,
+            ends: e,
+        })
+        .collect();
+    let mut cursors = cursors;
+    let out = crate::replay_io::offsets(&views, &mut cursors);
+    let bytes = out
+        .iter()
+        .map(|offsets| {
+            let raw: Vec<u8> = offsets.iter().flat_map(|o| o.to_ne_bytes()).collect();
+            PyBytes::new(py, &raw)
+        })
+        .collect();
+    Ok((bytes, cursors))
+}
+
+/// The JSON lines of `records` (each followed by a newline), as replay writes them: a
+/// `RankChange` written here, any other record by its own `to_json()`.
+#[pyfunction]
+fn render<'py>(py: Python<'py>, records: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let mut out = String::new();
+    for record in records.try_iter()? {
+        let record = record?;
+        match record.downcast::<RankChange>() {
+            Ok(change) => change.get().write_json(&mut out),
+            Err(_) => out.push_str(record.call_method0("to_json")?.extract::<&str>()?),
+        }
+        out.push('\n');
+    }
+    Ok(PyBytes::new(py, out.as_bytes()))
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<MemoryStore>()?;
@@ -65,6 +126,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyRankTree>()?;
     m.add_function(wrap_pyfunction!(bucket_ms_for, m)?)?;
     m.add_function(wrap_pyfunction!(is_future, m)?)?;
+    m.add_class::<replay::ReplayBlock>()?;
+    m.add_function(wrap_pyfunction!(merge_offsets, m)?)?;
+    m.add_function(wrap_pyfunction!(render, m)?)?;
     m.add("BUCKET_MAX", BUCKET_MAX)?;
     m.add("FANOUT", FANOUT)?;
     m.add("IDLE_BUDGET", IDLE_BUDGET)?;

@@ -21,6 +21,7 @@ from typing import BinaryIO
 from schemas.timefmt import wall_clock_ms
 from streams.edge.refusals import refusal
 from streams.edge.validation import Rejection, dead_letter_for_line, decode_event
+from streams.engine._core import render as render_records
 from streams.engine.config import BoardsConfig
 from streams.engine.core import Engine
 from streams.engine.events import Record, dumps
@@ -46,7 +47,8 @@ class ReplayStats:
 
 
 def render(records: Sequence[Record]) -> bytes:
-    return "".join(record.to_json() + "\n" for record in records).encode()
+    """The records as JSON lines (compiled: ``RankChange`` is written without a Python call)."""
+    return render_records(records)
 
 
 def replay(

@@ -23,39 +23,31 @@ from __future__ import annotations
 import heapq
 import multiprocessing as mp
 import queue
-import re
 import traceback
 from array import array
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
-from itertools import count, repeat
 from multiprocessing.process import BaseProcess
 from typing import Any, BinaryIO
 
 from schemas.timefmt import wall_clock_ms
 from streams.apps.replay import ReplayStats, render
+from streams.apps.replay_output import DEAD, RECORDS, Kept, Packed, Packer, Positions, write_through
 from streams.edge.refusals import refusal
 from streams.edge.validation import Rejection, dead_letter_for_line, decode_event
+from streams.engine._core import ReplayBlock
 from streams.engine.config import BoardsConfig
 from streams.engine.core import Engine
 from streams.engine.events import dumps
 from streams.engine.storage import MemoryStore
 
-#: Lines read and dispatched at a time, and chunks in flight before the oldest is written.
-CHUNK_LINES = 4096
+#: Input bytes read and dispatched at a time (whole lines), and chunks in flight before the
+#: oldest is written.
+CHUNK_BYTES = 1 << 19
 DEPTH = 4
-_BLOCK = 1 << 20  # bytes read at a time
-_RECORDS, _DEAD = 0, 1  # where a line's answer goes: stdout or --dlq
-
-#: A worker's answers for one chunk, packed for the queue (one pickle of four bytes objects
-#: instead of a tuple per line): the line numbers (array "q"), where each line's answer goes
-#: (one byte per line), the end offset of each answer in the blob (array "q"), the blob.
-Packed = tuple[bytes, bytes, bytes, bytes]
-#: (boards newly owned by the worker, its lines of the chunk as (line number, body))
-Share = tuple[list[bytes], list[tuple[int, bytes]]]
-
-_BOARD_TOKEN = b'"board"'
-_BOARD_VALUE = re.compile(rb'"board"[ \t\r\n]*:[ \t\r\n]*"([^"]*)"')
+#: (boards newly owned by the worker, its lines' numbers (array "q"), its lines joined by
+#: b"\n" - lines hold none - so that a share pickles as a few bytes objects)
+Share = tuple[list[bytes], bytes, bytes]
 
 
 class ReplayWorkerError(RuntimeError):
@@ -64,18 +56,16 @@ class ReplayWorkerError(RuntimeError):
 
 def board_of(body: bytes) -> bytes | None:
     """The board to route a line by: for a valid event exactly its board (UTF-8), for an
-    invalid line anything (None: no board found; it touches no state anyway).
+    invalid line anything (None: no board found; it touches no state anyway). The bytes
+    are read first (``ReplayBlock``, rust/src/replay_io.rs); a line they do not settle is
+    decoded in full."""
+    block = ReplayBlock(body, 1)
+    if len(block) and not block.unknown():
+        return block.counts()[0][0]
+    return _decoded_board(body)
 
-    The fast path reads the bytes: in a valid event without a backslash every string
-    token is written literally, so when ``"board"`` occurs exactly once it is the
-    top-level key, and the string after the colon is the board. Anything else (escapes,
-    two ``"board"`` tokens, a nested object that has one) is decoded in full.
-    """
-    at = body.find(_BOARD_TOKEN)
-    if at >= 0 and body.find(_BOARD_TOKEN, at + 7) < 0 and b"\\" not in body:
-        found = _BOARD_VALUE.match(body, at)
-        if found is not None:
-            return found.group(1)
+
+def _decoded_board(body: bytes) -> bytes | None:
     event = decode_event(body)
     return None if isinstance(event, Rejection) else event.board.encode()
 
@@ -90,12 +80,21 @@ def replay_jobs(
 ) -> ReplayStats:
     """Replay ``source`` over ``jobs`` worker processes; ``now`` pins the wall clock (and
     is the idle close at the end), None: each worker reads the real one."""
-    context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None)
+    forked = "fork" in mp.get_all_start_methods()
+    context = mp.get_context("fork" if forked else None)
+    # Forked workers share the file descriptors: they can write their own answers.
+    positions = (
+        Positions(sink, dead_letters) if forked and Positions.possible(sink, dead_letters) else None
+    )
+    fds = None if positions is None else positions.fds
     inboxes = [context.Queue() for _ in range(jobs)]
     outboxes = [context.Queue() for _ in range(jobs)]
     workers = [
         context.Process(
-            target=_work, args=(config, now, inboxes[n], outboxes[n]), daemon=True, name=f"w{n}"
+            target=_work,
+            args=(config, now, inboxes[n], outboxes[n], fds),
+            daemon=True,
+            name=f"w{n}",
         )
         for n in range(jobs)
     ]
@@ -105,28 +104,26 @@ def replay_jobs(
     owners = _Owners(jobs, config)
     in_flight = 0
     try:
-        for lines in _chunks(source, stats):
-            boards = [board_of(body) for _number, body in lines]
-            new = owners.assign([board for board in boards if board is not None])
-            shares: list[Share] = [(new[w], []) for w in range(jobs)]
-            parts = [part for _new, part in shares]
-            owner = owners.owner
-            for line, board in zip(lines, boards, strict=True):
-                # No board: invalid, so any worker may dead-letter it; spread by line.
-                parts[line[0] % jobs if board is None else owner[board]].append(line)
-            for inbox, share in zip(inboxes, shares, strict=True):
-                inbox.put(share)
+        for block in _chunks(source, stats):
+            new = owners.assign(block.counts())
+            # A line without a board is invalid: any worker may dead-letter it (by number).
+            shares = block.shares(owners.owner, jobs)
+            for inbox, boards, (numbers, joined) in zip(inboxes, new, shares, strict=True):
+                inbox.put((boards, numbers, joined))
             in_flight += 1
             if in_flight > DEPTH:
-                _write(outboxes, workers, sink, dead_letters, stats)
+                _write(outboxes, workers, inboxes, positions, sink, dead_letters, stats)
                 in_flight -= 1
         for _ in range(in_flight):
-            _write(outboxes, workers, sink, dead_letters, stats)
+            _write(outboxes, workers, inboxes, positions, sink, dead_letters, stats)
         for inbox in inboxes:
             inbox.put(None)  # end of input: each worker's idle close (or nothing), then exit
+        # A worker takes its inbox in order: its writes are done when it answers this.
         closed = [
             _receive(outbox, worker) for outbox, worker in zip(outboxes, workers, strict=True)
         ]
+        if positions is not None:
+            positions.finish()
         # --jobs 1 closes idle boards in name order; each worker answered its own in order.
         for _board, payload in heapq.merge(*closed, key=_first):
             stats.records += 1
@@ -148,14 +145,13 @@ class _Owners:
         self.load = [0] * jobs
         self._config = config
 
-    def assign(self, boards: list[bytes]) -> list[list[bytes]]:
-        """Count a chunk's lines per board; returns each worker's newly owned boards.
+    def assign(self, lines: list[tuple[bytes, int]]) -> list[list[bytes]]:
+        """Take a chunk's (board, lines), first seen first; returns each worker's newly
+        owned boards.
 
         A line weighs its estimated cost (:meth:`_weight`), not one: balanced by lines
         alone, two workers on the bench file took 2.9 s and 4.7 s of CPU."""
-        counts = Counter(boards)
-        for board in counts:
-            counts[board] *= self._weight(board)
+        counts = {board: n * self._weight(board) for board, n in lines}
         owner, load = self.owner, self.load
         new: list[list[bytes]] = [[] for _ in load]
         unowned = []
@@ -179,90 +175,58 @@ class _Owners:
         return 10 + len(config.windows) * (10 + config.top // 10)
 
 
-def _chunks(source: BinaryIO, stats: ReplayStats) -> Iterator[list[tuple[int, bytes]]]:
-    """Non-blank lines (line number, body without the line end), CHUNK_LINES at a time;
-    counts every line read, blank ones too, as --jobs 1 does. Reads blocks and splits them
-    in C: a loop over the file's lines was a third of this process's time."""
-    number = 0
+def _chunks(source: BinaryIO, stats: ReplayStats) -> Iterator[ReplayBlock]:
+    """The input in blocks of about CHUNK_BYTES of whole lines, each line with its board
+    (the lines the bytes do not settle decoded here); counts every line read, blank ones
+    too, as --jobs 1 does. Splitting and reading boards are compiled: a loop over the lines
+    here was most of this process's time."""
+    number = 1
     rest = b""
     while True:
-        block = source.read(_BLOCK)
-        if block:
-            data = rest + block
+        data = source.read(CHUNK_BYTES)
+        if data:
+            data = rest + data
             cut = data.rfind(b"\n") + 1
             if not cut:
                 rest = data
                 continue
-            lines, rest = data[: cut - 1].split(b"\n"), data[cut:]
+            data, rest = data[:cut], data[cut:]
         elif rest:
-            lines, rest = [rest], b""
+            data, rest = rest, b""
         else:
             return
-        for start in range(0, len(lines), CHUNK_LINES):
-            kept = []
-            for line in lines[start : start + CHUNK_LINES]:
-                number += 1
-                body = line.rstrip(b"\r\n")
-                if body.strip():
-                    kept.append((number, body))
-            stats.lines = number
-            yield kept
+        block = ReplayBlock(data, number)
+        number += block.counted
+        stats.lines = number - 1
+        for line in block.unknown():
+            block.set_board(line, _decoded_board(block.body(line)))
+        yield block
 
 
 def _write(
     outboxes: Sequence[Any],
     workers: Sequence[BaseProcess],
+    inboxes: Sequence[Any],
+    positions: Positions | None,
     sink: BinaryIO,
     dead_letters: BinaryIO | None,
     stats: ReplayStats,
 ) -> None:
-    """Merge the workers' answers for the oldest chunk in flight, in line order."""
-    unpacked: list[tuple[list[int], bytes, list[int], memoryview]] = []
+    """The workers' answers for the oldest chunk in flight, written in line order: by the
+    parent, or (``positions``) by the workers at the offsets sent to them."""
+    answers: list[Packed] = []
     for outbox, worker in zip(outboxes, workers, strict=True):
         packed, counts = _receive(outbox, worker)
-        numbers, wheres, ends, blob = packed
-        unpacked.append((_longs(numbers), wheres, [0, *_longs(ends)], memoryview(blob)))
+        answers.append(packed)
         stats.records += counts.pop("records", 0)
         stats.dead_letters += counts.pop("dead_letters", 0)
         stats.outcomes.update(counts)
         stats.events += counts["applied"] + counts["duplicate"]
-    out: list[memoryview] = []
-    dead: list[memoryview] = []
-    lines = [zip(numbers, repeat(w), count()) for w, (numbers, *_rest) in enumerate(unpacked)]
-    for _number, w, i in heapq.merge(*lines):
-        _numbers, wheres, ends, blob = unpacked[w]
-        (out if wheres[i] == _RECORDS else dead).append(blob[ends[i] : ends[i + 1]])
-    sink.write(b"".join(out))
-    if dead_letters is not None and dead:
-        dead_letters.write(b"".join(dead))
-
-
-def _longs(raw: bytes) -> list[int]:
-    values = array("q")
-    values.frombytes(raw)
-    return values.tolist()
-
-
-class _Packer:
-    """Collects one chunk's answers of a worker in line order (see :data:`Packed`)."""
-
-    def __init__(self) -> None:
-        self.numbers = array("q")
-        self.wheres = bytearray()
-        self.ends = array("q")
-        self.parts: list[bytes] = []
-        self.size = 0
-
-    def add(self, number: int, where: int, payload: bytes) -> None:
-        self.numbers.append(number)
-        self.wheres.append(where)
-        self.size += len(payload)
-        self.ends.append(self.size)
-        self.parts.append(payload)
-
-    def packed(self) -> Packed:
-        blob = b"".join(self.parts)
-        return self.numbers.tobytes(), bytes(self.wheres), self.ends.tobytes(), blob
+    if positions is None:
+        write_through(answers, sink, dead_letters)
+        return
+    for inbox, offsets in zip(inboxes, positions.offsets(answers), strict=True):
+        inbox.put(offsets)
 
 
 def _first(item: tuple[Any, ...]) -> Any:
@@ -292,26 +256,41 @@ def _clock(now: int | None) -> Callable[[], int]:
     return lambda: pinned
 
 
-def _work(config: BoardsConfig, now: int | None, inbox: Any, outbox: Any) -> None:
+def _work(
+    config: BoardsConfig,
+    now: int | None,
+    inbox: Any,
+    outbox: Any,
+    fds: tuple[int, int | None] | None,
+) -> None:
     """A worker: its boards' lines in; per chunk its answers and counts out; at the end
-    of the input its idle close (with ``now``), per board in name order."""
+    of the input its idle close (with ``now``), per board in name order. With ``fds``
+    (positional output) it keeps each chunk's bytes until the parent sends their offsets."""
     try:
         engine = Engine(config, MemoryStore(), _clock(now), ranks=False)
         apply = engine.apply
         mine: set[str] = set()
+        kept: deque[Kept] = deque()
         while True:
-            share: Share | None = inbox.get()
+            share: Share | bytes | None = inbox.get()
             if share is None:
                 break
-            new, lines = share
+            if isinstance(share, bytes):  # offsets of the oldest kept chunk
+                assert fds is not None
+                kept.popleft().write(share, fds)
+                continue
+            new, numbers_raw, joined = share
+            numbers = array("q")
+            numbers.frombytes(numbers_raw)
+            lines = zip(numbers, joined.split(b"\n") if numbers else [], strict=True)
             mine.update(board.decode("utf-8", "replace") for board in new)
-            answers = _Packer()
+            answers = Packer()
             counts: Counter[str] = Counter()
             for number, body in lines:
                 event = decode_event(body)
                 if isinstance(event, Rejection):
                     counts["dead_letters"] += 1
-                    answers.add(number, _DEAD, _letter(event, body, number))
+                    answers.add(number, DEAD, _letter(event, body, number))
                     continue
                 if event.board not in mine:
                     raise ReplayWorkerError(f"line {number}: board {event.board!r} misrouted")
@@ -319,15 +298,18 @@ def _work(config: BoardsConfig, now: int | None, inbox: Any, outbox: Any) -> Non
                 refused = refusal(result.outcome, config, event.board)
                 if refused is not None:
                     counts["dead_letters"] += 1
-                    answers.add(number, _DEAD, _letter(refused, body, number))
+                    answers.add(number, DEAD, _letter(refused, body, number))
                     continue
                 counts[result.outcome.value] += 1
                 if result.late:
                     counts["late"] += 1
                 if result.records:
                     counts["records"] += len(result.records)
-                    answers.add(number, _RECORDS, render(result.records))
-            outbox.put((answers.packed(), counts))
+                    answers.add(number, RECORDS, render(result.records))
+            packed, keep = answers.packed(keep=fds is not None)
+            if keep is not None:
+                kept.append(keep)
+            outbox.put((packed, counts))
         closed: list[tuple[str, bytes]] = []
         if now is not None:
             for record in engine.close_idle(now, budget=0):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from schemas.timefmt import format_ms, wall_clock_ms
 from streams.apps import replay_jobs
 from streams.apps.replay import ReplayStats, replay
 from streams.apps.replay_jobs import ReplayWorkerError
+from streams.apps.replay_output import Positions
 from streams.edge.validation import Rejection, decode_event
 from streams.engine.config import BoardsConfig, load_boards
 
@@ -52,7 +55,7 @@ def test_jobs_write_the_bytes_of_one_job_across_chunks(
 ) -> None:
     """Small chunks, so that boards, dead letters and closes cross many chunk borders."""
     now, body = mixed
-    monkeypatch.setattr(replay_jobs, "CHUNK_LINES", 97)
+    monkeypatch.setattr(replay_jobs, "CHUNK_BYTES", 4096)
     monkeypatch.setattr(replay_jobs, "DEPTH", 2)
     config = load_boards(BOARDS)
     one = run_in_process(body, now if idle else None, 1, config)
@@ -76,6 +79,59 @@ def test_cli_jobs_1_and_3_give_identical_bytes(mixed: tuple[int, bytes], tmp_pat
     assert outputs[0] == outputs[1]
     assert outputs[0][0] and outputs[0][1]
     assert outputs[0][2].startswith(b"replay: 3002 lines")
+
+
+@pytest.mark.parametrize("prefix", [b"", b"written before the replay\n"])
+def test_workers_write_in_place_into_regular_files(
+    mixed: tuple[int, bytes], tmp_path: Path, prefix: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stdout and --dlq regular files: the workers write their answers at the offsets the
+    parent computes (positional), from the files' positions on; same bytes as --jobs 1."""
+    now, body = mixed
+    monkeypatch.setattr(replay_jobs, "CHUNK_BYTES", 4096)
+    config = load_boards(BOARDS)
+    one_out, one_dlq, one_summary = run_in_process(body, now, 1, config)
+    with open(tmp_path / "out", "wb") as out, open(tmp_path / "dlq", "wb") as dlq:
+        out.write(prefix)
+        assert Positions.possible(out, dlq)
+        stats = replay_jobs.replay_jobs(io.BytesIO(body), out, dlq, config, now, 3)
+        out.write(b"after\n")
+    assert (tmp_path / "out").read_bytes() == prefix + one_out + b"after\n"
+    assert (tmp_path / "dlq").read_bytes() == one_dlq
+    assert stats.summary() == one_summary
+
+
+def test_an_append_mode_file_is_written_through_the_parent(
+    mixed: tuple[int, bytes], tmp_path: Path
+) -> None:
+    """pwrite ignores the offset of a file opened for appending: such a --dlq (or a pipe,
+    or /dev/null) makes the answers go through the parent, with the same bytes."""
+    now, body = mixed
+    config = load_boards(BOARDS)
+    one_out, one_dlq, _ = run_in_process(body, now, 1, config)
+    (tmp_path / "dlq").write_bytes(b"old\n")
+    with open(tmp_path / "out", "wb") as out, open(tmp_path / "dlq", "ab") as dlq:
+        assert not Positions.possible(out, dlq)
+        replay_jobs.replay_jobs(io.BytesIO(body), out, dlq, config, now, 2)
+    assert (tmp_path / "out").read_bytes() == one_out
+    assert (tmp_path / "dlq").read_bytes() == b"old\n" + one_dlq
+
+
+def test_cli_with_stdout_in_a_file_writes_the_bytes_of_one_job(
+    mixed: tuple[int, bytes], tmp_path: Path
+) -> None:
+    now, body = mixed
+    (tmp_path / "in.jsonl").write_bytes(body)
+    outputs = []
+    for jobs in ("1", "2"):
+        out, dlq = tmp_path / f"out-{jobs}", tmp_path / f"dead-{jobs}"
+        args = ["--boards", str(BOARDS), "--now", format_ms(now), "--dlq", str(dlq)]
+        command = [sys.executable, "-m", "streams", "replay", *args, "--jobs", jobs]
+        with open(tmp_path / "in.jsonl", "rb") as stdin, open(out, "wb") as stdout:
+            done = subprocess.run(command, stdin=stdin, stdout=stdout, cwd=ROOT, check=False)
+        assert done.returncode == 0
+        outputs.append((out.read_bytes(), dlq.read_bytes()))
+    assert outputs[0] == outputs[1] and outputs[0][0] and outputs[0][1]
 
 
 @pytest.mark.parametrize("jobs", ["0", "two"])
@@ -180,7 +236,7 @@ def test_boards_are_balanced_by_estimated_cost() -> None:
     """Busiest new board first, to the least-loaded worker; a board keeps its owner."""
     config = BoardsConfig()
     owners = replay_jobs._Owners(2, config)
-    new = owners.assign([b"a"] * 5 + [b"b"] * 3 + [b"c"] * 3)
+    new = owners.assign([(b"a", 5), (b"b", 3), (b"c", 3)])
     assert new == [[b"a"], [b"b", b"c"]]
-    assert owners.assign([b"c", b"d"]) == [[b"d"], []]
+    assert owners.assign([(b"c", 1), (b"d", 1)]) == [[b"d"], []]
     assert owners.owner == {b"a": 0, b"b": 1, b"c": 1, b"d": 0}

@@ -240,3 +240,17 @@ def test_score_event_in_exposes_ts_as_epoch_ms_and_converts_to_engine() -> None:
     assert to_engine(model) == ScoreEvent("e", "b", "u", -3, 1500)
     with pytest.raises(ValidationError):
         model.__setattr__("score", 4)  # frozen: a validated event cannot be made invalid
+
+
+def test_replay_renders_each_record_as_its_json_line() -> None:
+    """replay's compiled ``render`` writes a RankChange itself and asks any other record for
+    its ``to_json()``: the same lines either way."""
+    from streams.apps.replay import render
+
+    records = [
+        RankChange("arena", DAILY, 'zoë "q" \\ \n', None, 1, 2**53 - 1, "e-1"),
+        WindowClosed("arena", DAILY, (Standing(1, "alice", 120),)),
+        RankChange("arena", ALL, "bob", 3, None, -5, "e-2"),
+    ]
+    assert render(records) == "".join(r.to_json() + "\n" for r in records).encode()
+    assert render(()) == b""

@@ -57,6 +57,22 @@ type Identity<'a> = (
 );
 
 impl RankChange {
+    /// Append the compact JSON of this change (see `to_json`).
+    pub(super) fn write_json(&self, out: &mut String) {
+        out.push_str(&self.prefix);
+        out.push_str(",\"user\":");
+        json_string(out, &self.user);
+        out.push_str(",\"old_rank\":");
+        rank(out, self.old_rank);
+        out.push_str(",\"new_rank\":");
+        rank(out, self.new_rank);
+        out.push_str(",\"score\":");
+        out.push_str(&self.score.to_string());
+        out.push_str(",\"cause\":");
+        json_string(out, &self.cause);
+        out.push('}');
+    }
+
     fn identity(&self) -> Identity<'_> {
         (
             &*self.board,
@@ -135,16 +151,7 @@ impl RankChange {
     /// Compact JSON equal to `dumps(to_wire())`, from the window's cached prefix.
     fn to_json(&self) -> String {
         let mut out = String::with_capacity(self.prefix.len() + 96);
-        out.push_str(&self.prefix);
-        out.push_str(",\"user\":");
-        json_string(&mut out, &self.user);
-        out.push_str(",\"old_rank\":");
-        rank(&mut out, self.old_rank);
-        out.push_str(",\"new_rank\":");
-        rank(&mut out, self.new_rank);
-        out.push_str(&format!(",\"score\":{},\"cause\":", self.score));
-        json_string(&mut out, &self.cause);
-        out.push('}');
+        self.write_json(&mut out);
         out
     }
 
