@@ -2,12 +2,13 @@
 
 Boards are independent (own watermark, windows and dedup set, contract section 2), so a
 board's events can be replayed by any one process as long as that process sees all of
-them in file order. This process reads the input in chunks of lines and routes each line
-to the worker that owns its board (:func:`board_of`); the workers validate (the same
-:func:`~streams.edge.validation.decode_event` as ``--jobs 1``), run their own engine and return,
-per line that produced something, the rendered records or the rendered dead letter.
-Chunks come back in order and their lines are merged by line number, so stdout and
-``--dlq`` hold exactly what ``--jobs 1`` writes, in the same order. An invalid line
+them in file order. This process reads the input in chunks of whole lines and routes each
+line to the worker that owns its board (:func:`board_of`; splitting and reading boards are
+compiled, ``ReplayBlock``); the workers validate (the same
+:func:`~streams.edge.validation.decode_event` as ``--jobs 1``), run their own engine and
+answer, per line that produced something, with the rendered records or dead letter. The
+answers of a chunk are laid out by line number (replay_output.py): stdout and ``--dlq``
+hold exactly what ``--jobs 1`` writes, in the same order. An invalid line
 touches no state, so it may be validated by any worker; only a valid event must reach
 its board's owner, which :func:`board_of` guarantees (and the worker checks).
 
@@ -15,7 +16,7 @@ A board gets its owner when it first appears: the boards new in a chunk, busiest
 each go to the worker with the least work so far (boards' traffic is usually skewed; a
 hash split of ten boards put 77 % of a bench file on one of two workers). Memory stays
 bounded by ``DEPTH`` chunks in flight, whatever the input's size. Workers are forked (no
-re-import) where the platform allows; queues carry plain tuples and bytes.
+re-import) where the platform allows; queues carry a few bytes objects per chunk.
 """
 
 from __future__ import annotations
