@@ -168,12 +168,13 @@ class _Owners:
         return new
 
     def _weight(self, board: bytes) -> int:
-        """Cost of one line of ``board`` in tenths: validation and dedup are the same on
-        every board; each window costs about as much again, more with a larger top-K
-        (more rank changes per event). Per-board costs measured on the bench file ran
-        from 18 to 60 us per event and follow this within about 30 %."""
+        """Cost of one line of ``board`` in tenths of a microsecond, from what a line of
+        each bench board cost ``replay --jobs 1`` with the compiled engine (6.6 to 11.6 us,
+        2026-12-06; followed within about 15 %): validating, applying and writing any line
+        costs the same on every board; each window adds a little, a larger top-K more
+        (more rank changes per event)."""
         config = self._config.for_board(board.decode("utf-8", "replace"))
-        return 10 + len(config.windows) * (10 + config.top // 10)
+        return 55 + 12 * len(config.windows) + config.top // 4
 
 
 def _chunks(source: BinaryIO, stats: ReplayStats) -> Iterator[ReplayBlock]:
