@@ -61,7 +61,11 @@ fn is_future(ts: i64, now_ms: i64, max_future_seconds: i64) -> bool {
 #[pyfunction]
 fn merge_offsets<'py>(
     py: Python<'py>,
-    answers: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
+    answers: Vec<(
+        Bound<'py, PyBytes>,
+        Bound<'py, PyBytes>,
+        Bound<'py, PyBytes>,
+    )>,
     cursors: [i64; 2],
 ) -> PyResult<(Vec<Bound<'py, PyBytes>>, [i64; 2])> {
     let longs = |raw: &[u8]| -> PyResult<Vec<i64>> {
@@ -77,7 +81,11 @@ fn merge_offsets<'py>(
     };
     let mut parsed = Vec::with_capacity(answers.len());
     for (numbers, wheres, ends) in &answers {
-        parsed.push((longs(numbers)?, wheres.as_slice(), longs(ends)?));
+        parsed.push((
+            longs(numbers.as_bytes())?,
+            wheres.as_bytes(),
+            longs(ends.as_bytes())?,
+        ));
     }
     let views: Vec<crate::replay_io::Answers<'_>> = parsed
         .iter()

@@ -17,9 +17,9 @@ pub struct ReplayBlock {
 #[pymethods]
 impl ReplayBlock {
     #[new]
-    fn new(data: Vec<u8>, first: u64) -> Self {
+    fn new(data: &[u8], first: u64) -> Self {
         ReplayBlock {
-            block: Block::new(data, first),
+            block: Block::new(data.to_vec(), first),
         }
     }
 
@@ -47,11 +47,11 @@ impl ReplayBlock {
 
     /// A decoded line's board (None: not a valid event).
     #[pyo3(signature = (line, board))]
-    fn set_board(&mut self, line: usize, board: Option<Vec<u8>>) -> PyResult<()> {
+    fn set_board(&mut self, line: usize, board: Option<&[u8]>) -> PyResult<()> {
         if line >= self.block.len() {
             return Err(PyIndexError::new_err("no such line"));
         }
-        self.block.set_board(line, board.as_deref());
+        self.block.set_board(line, board);
         Ok(())
     }
 

@@ -111,7 +111,7 @@ impl Store for PyStore<'_> {
         if found.is_none() {
             return Ok(None);
         }
-        found.extract::<Vec<u8>>().map(Some).map_err(from_py)
+        bytes_of(&found).map(|b| Some(b.to_vec())).map_err(from_py)
     }
 
     fn put(&mut self, space: &[u8], key: &[u8], value: &[u8]) -> StoreResult<()> {
@@ -149,8 +149,13 @@ impl Store for PyStore<'_> {
             return Ok(out);
         }
         for item in items.try_iter().map_err(from_py)? {
-            let (k, v): (Vec<u8>, Vec<u8>) = item.and_then(|i| i.extract()).map_err(from_py)?;
-            out.push((k, v));
+            let item = item.map_err(from_py)?;
+            let pair = item.downcast::<PyTuple>().map_err(|e| from_py(e.into()))?;
+            let key = pair.get_item(0).map_err(from_py)?;
+            let value = pair.get_item(1).map_err(from_py)?;
+            let key = bytes_of(&key).map_err(from_py)?.to_vec();
+            let value = bytes_of(&value).map_err(from_py)?.to_vec();
+            out.push((key, value));
             if out.len() >= limit {
                 break;
             }
@@ -164,4 +169,10 @@ impl Store for PyStore<'_> {
             .map(|_| ())
             .map_err(from_py)
     }
+}
+
+/// The bytes of a `bytes` object, borrowed (extracting a `Vec<u8>` would go through the
+/// sequence protocol, one Python int per byte).
+pub(super) fn bytes_of<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+    Ok(value.downcast::<PyBytes>()?.as_bytes())
 }

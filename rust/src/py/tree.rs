@@ -40,14 +40,14 @@ impl PyRankTree {
     #[pyo3(signature = (store, space, index, bucket_max=BUCKET_MAX, fanout=FANOUT, cache_nodes=4096))]
     fn new(
         store: &Bound<'_, PyAny>,
-        space: Vec<u8>,
-        index: Vec<u8>,
+        space: &[u8],
+        index: &[u8],
         bucket_max: usize,
         fanout: usize,
         cache_nodes: usize,
     ) -> Self {
         PyRankTree {
-            tree: RankTree::new(space, index, bucket_max, fanout),
+            tree: RankTree::new(space.to_vec(), index.to_vec(), bucket_max, fanout),
             cache: NodeCache::new(cache_nodes),
             store: store.clone().unbind(),
         }
@@ -55,19 +55,14 @@ impl PyRankTree {
 
     /// The index key `old` was replaced by `new` (None: absent), already written.
     #[pyo3(name = "move", signature = (old, new))]
-    fn move_key(
-        &mut self,
-        py: Python<'_>,
-        old: Option<Vec<u8>>,
-        new: Option<Vec<u8>>,
-    ) -> PyResult<()> {
+    fn move_key(&mut self, py: Python<'_>, old: Option<&[u8]>, new: Option<&[u8]>) -> PyResult<()> {
         self.with(py, |tree, cache, store| {
-            tree.move_key(store, cache, old.as_deref(), new.as_deref())
+            tree.move_key(store, cache, old, new)
         })
     }
 
-    fn rank(&mut self, py: Python<'_>, key: Vec<u8>) -> PyResult<Option<u64>> {
-        self.with(py, |tree, cache, store| tree.rank(store, cache, &key))
+    fn rank(&mut self, py: Python<'_>, key: &[u8]) -> PyResult<Option<u64>> {
+        self.with(py, |tree, cache, store| tree.rank(store, cache, key))
     }
 
     fn page<'py>(
