@@ -10,7 +10,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use super::convert::{boards_config, core_window, tree_shape, PyObjects};
 use super::records::{ApplyResult, DedupInfo};
-use super::store::{MemoryStore, PyStore};
+use super::store::{MemoryStore, PyMethods, PyStore};
 use super::to_py;
 use crate::engine::{Engine as Core, IDLE_BUDGET};
 use crate::store::{Store, StoreResult};
@@ -19,7 +19,7 @@ use crate::types::ScoreEvent;
 /// How calls reach the store (see the module docs).
 enum StoreHandle {
     Native(Py<MemoryStore>),
-    Python,
+    Python(PyMethods),
 }
 
 /// The ranking engine over a store; see rust/src/engine.rs for what it decides.
@@ -45,9 +45,8 @@ impl Engine {
                 let mut store = native.bind(py).borrow_mut();
                 f(&mut self.core, &mut store.inner).map_err(to_py)
             }
-            StoreHandle::Python => {
-                let bound = self.store.bind(py).clone();
-                let mut store = PyStore::new(&bound)?;
+            StoreHandle::Python(methods) => {
+                let mut store = PyStore::bind(py, methods);
                 f(&mut self.core, &mut store).map_err(to_py)
             }
         }
@@ -87,8 +86,7 @@ impl Engine {
         let handle = match store.downcast::<MemoryStore>() {
             Ok(native) => StoreHandle::Native(native.clone().unbind()),
             Err(_) => {
-                PyStore::new(store)?; // fail now, not at the first event, on a non-store
-                StoreHandle::Python
+                StoreHandle::Python(PyStore::new(store)?.unbind()) // a non-store fails here
             }
         };
         Ok(Engine {

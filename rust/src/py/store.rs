@@ -77,6 +77,9 @@ impl MemoryStore {
 }
 
 /// Any Python object with get/put/delete/scan/drop (the stream job's RocksDB store).
+/// A Python store's get, put, delete, scan and drop, looked up once.
+pub(super) struct PyMethods([Py<PyAny>; 5]);
+
 pub(super) struct PyStore<'py> {
     get: Bound<'py, PyAny>,
     put: Bound<'py, PyAny>,
@@ -94,6 +97,24 @@ impl<'py> PyStore<'py> {
             scan: store.getattr("scan")?,
             drop: store.getattr("drop")?,
         })
+    }
+
+    /// The methods, unbound from this GIL scope: an engine keeps them for its lifetime, so
+    /// that its store calls do not look the five methods up again on every event.
+    pub(super) fn unbind(self) -> PyMethods {
+        PyMethods([self.get, self.put, self.delete, self.scan, self.drop].map(Bound::unbind))
+    }
+
+    /// A store over methods kept by [`PyStore::unbind`].
+    pub(super) fn bind(py: Python<'py>, methods: &PyMethods) -> Self {
+        let [get, put, delete, scan, drop] = &methods.0;
+        PyStore {
+            get: get.bind(py).clone(),
+            put: put.bind(py).clone(),
+            delete: delete.bind(py).clone(),
+            scan: scan.bind(py).clone(),
+            drop: drop.bind(py).clone(),
+        }
     }
 
     fn py(&self) -> Python<'py> {
