@@ -18,9 +18,9 @@ A plain aiokafka consume -> validate -> produce loop, in its own consumer group
 * At-least-once: the same units on one idempotent producer, offsets committed after the
   broker acknowledged them.
 * Batching takes what is already fetched (:class:`Gatherer`): an idle stage flushes at once,
-  a busy one gathers the next batch while the previous transaction is in flight (aiokafka's
-  fetcher keeps reading meanwhile), and a batch never exceeds ``batch_max_events`` records
-  or ``batch_max_ms`` of waiting.
+  a busy one gathers the next batch while the previous transaction is in flight (a
+  :class:`Prefetch` task keeps the consumer drained meanwhile, up to one batch), and a
+  batch never exceeds ``batch_max_events`` records or ``batch_max_ms`` of waiting.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from streams.edge.wire import encode_event, pack_events
 from streams.engine.config import BoardsConfig
 from streams.engine.core import is_future
 from streams.engine.events import dumps
-from streams.runtime.batching import Gatherer
+from streams.runtime.batching import Gatherer, Prefetch
 from streams.runtime.publish import (
     NotOwned,
     Outputs,
@@ -157,6 +157,8 @@ class IntakeStage:
         self._outputs = Outputs(changelog_topic="")  # intake units change no state
         self._batch_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._prefetch: Prefetch | None = None
+        self._prefetch_task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None  # at-least-once only
         self._publisher: Publisher | None = None
@@ -196,7 +198,9 @@ class IntakeStage:
             await self._producer.start()
         await self._consumer.start()
         self._consumer.subscribe([self._topics.scores], listener=_Listener(self))
-        self._task = asyncio.ensure_future(self._run())
+        self._prefetch = Prefetch(self._consumer.getmany, o.batch_max_events)
+        self._prefetch_task = asyncio.ensure_future(self._prefetch.run())
+        self._task = asyncio.ensure_future(self._run(self._prefetch))
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -204,6 +208,10 @@ class IntakeStage:
                 self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if self._prefetch_task is not None:
+            self._prefetch_task.cancel()
+            await asyncio.gather(self._prefetch_task, return_exceptions=True)
+            self._prefetch_task = None
         if self._consumer is not None:
             await self._consumer.stop()
         if self._publisher is not None:
@@ -228,6 +236,8 @@ class IntakeStage:
         async with self._batch_lock:  # the batch in flight commits first
             if self._publisher is not None:
                 await self._publisher.revoked(STAGE, partitions)
+            if self._prefetch is not None:
+                self._prefetch.clear()  # delivered again from the committed offsets
         self.assignment = frozenset()
 
     async def assigned(self, partitions: list[int]) -> None:
@@ -240,11 +250,9 @@ class IntakeStage:
 
     # -- the loop ------------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        assert self._consumer is not None
-        consumer = self._consumer
+    async def _run(self, prefetch: Prefetch) -> None:
         gatherer = Gatherer(
-            consumer.getmany,
+            prefetch.getmany,
             self._options.batch_max_events,
             self._options.batch_max_ms,
             self._monotonic,

@@ -46,6 +46,13 @@ def _new_batch(producer: Any, size: int, transactional: bool) -> Any:
     )
 
 
+async def _send(producer: Any, batch: Any, topic: str, partition: int) -> Any:
+    """Hand a complete batch to the producer. Closed first: aiokafka lets an open batch
+    linger ``linger_ms`` for records that will never come (ours are built whole)."""
+    batch.close()
+    return await producer.send_batch(batch, topic, partition=partition)
+
+
 def unseen(items: Sequence[T], offset: Callable[[T], int], done: int) -> list[T]:
     """The items of one input partition still to process, in offset order.
 
@@ -160,6 +167,15 @@ class Outputs:
         self._declare = declare
 
     async def send(self, producer: Any, unit: Unit, transactional: bool) -> int | None:
+        """Send ``unit`` and wait for the broker's acknowledgement: see :meth:`enqueue`."""
+        return await (await self.enqueue(producer, unit, transactional))
+
+    async def enqueue(
+        self, producer: Any, unit: Unit, transactional: bool
+    ) -> asyncio.Future[int | None]:
+        """Hand ``unit``'s records to ``producer``; the result resolves to the changelog
+        offset of its last state change (None when it has none) once the broker has them
+        all, so a caller can send its offsets to the transaction meanwhile."""
         grouped: dict[tuple[str, int], list[tuple[bytes | None, bytes]]] = defaultdict(list)
         known: dict[str, list[int]] = {}
         # A unit's records share few keys (its boards): murmur2, in pure Python, runs once
@@ -184,17 +200,15 @@ class Outputs:
             batch = _new_batch(producer, RECORD_BATCH_BYTES, transactional)
             for record_key, record in items:
                 if batch.append(key=record_key, value=record, timestamp=None) is None:  # full
-                    sent.append(await producer.send_batch(batch, topic, partition=partition))
+                    sent.append(await _send(producer, batch, topic, partition))
                     batch = _new_batch(producer, RECORD_BATCH_BYTES, transactional)
                     if batch.append(key=record_key, value=record, timestamp=None) is None:
                         raise ValueError(f"a record of {len(record)} bytes exceeds a batch")
-            sent.append(await producer.send_batch(batch, topic, partition=partition))
+            sent.append(await _send(producer, batch, topic, partition))
         if not unit.changelog:
-            await asyncio.gather(*sent)
-            return None
+            return asyncio.ensure_future(_acked(sent, 0))
         changelog, count = await self._send_changelog(producer, unit, transactional)
-        results = await asyncio.gather(*sent, *changelog)
-        return int(results[-1].offset) + count - 1
+        return asyncio.ensure_future(_acked([*sent, *changelog], count))
 
     async def _send_changelog(
         self, producer: Any, unit: Unit, transactional: bool
@@ -216,8 +230,24 @@ class Outputs:
                 "changelog flush of %d keys takes %d batches", len(unit.changelog), len(batches)
             )
         topic, partition = self.changelog_topic, unit.partition
-        futures = [await producer.send_batch(b, topic, partition=partition) for b in batches]
+        futures = [await _send(producer, b, topic, partition) for b in batches]
         return futures, batches[-1].record_count()
+
+
+async def _acked(sent: list[asyncio.Future[Any]], count: int) -> int | None:
+    """Wait for ``sent``; the offset of the last record of the last batch, which holds
+    ``count`` records (0: no changelog batch, None)."""
+    results = await asyncio.gather(*sent)
+    return int(results[-1].offset) + count - 1 if count else None
+
+
+def _forget(acked: asyncio.Future[Any]) -> None:
+    """Drop a send's outcome that nobody will wait for, without asyncio logging it."""
+    if acked.done():
+        if not acked.cancelled():
+            acked.exception()
+    else:
+        acked.cancel()
 
 
 class PlainPublisher:
@@ -312,15 +342,21 @@ class TransactionalPublisher:
                 raise NotOwned(f"{stage} partition {unit.partition}")
             producer = await self._producer(stage, unit.partition)
             await producer.begin_transaction()
+            acked: asyncio.Future[int | None] | None = None
             try:
-                last = await self._outputs.send(producer, unit, transactional=True)
+                acked = await self._outputs.enqueue(producer, unit, transactional=True)
+                # The offsets go to the transaction while the records are in flight: both
+                # only have to be in before the commit.
                 if unit.next_offset is not None:
                     offsets = {TopicPartition(unit.topic, unit.partition): unit.next_offset}
                     await producer.send_offsets_to_transaction(offsets, self._group_id)
+                last = await acked
                 await producer.commit_transaction()
             except BaseException:
                 # Fenced or failed: this producer is done; the caller stops the worker
                 # (nothing was committed, so the input is processed again after restart).
+                if acked is not None:
+                    _forget(acked)
                 self._producers.pop(key, None)
                 await _close(producer)
                 raise

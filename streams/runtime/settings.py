@@ -94,7 +94,8 @@ class Settings(BaseSettings):
     """Address the worker's HTTP server (query API, /healthz, /metrics) binds to; 0.0.0.0 in a
     container."""
     producer_linger_ms: int = Field(5, ge=0)
-    """Kafka producer linger.ms: delay to batch outgoing records."""
+    """Kafka producer linger.ms for records sent one at a time (the RabbitMQ bridge's); the stages
+    hand the producer whole batches, which never linger."""
     commit_interval_s: float = Field(1.0, gt=0, allow_inf_nan=False)
     """How often offsets (and, with exactly_once, transactions) are committed, in seconds; bounds
     the end-to-end latency of read_committed consumers."""

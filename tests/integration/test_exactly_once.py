@@ -135,6 +135,36 @@ def test_sigkill_of_a_stand_alone_intake_mid_stream_loses_and_repeats_nothing(
     assert job.procs[0].poll() is None, job.log_tail(0)
 
 
+def test_sigterm_while_a_backlog_is_ranked_stops_cleanly_and_changes_exactly_once(
+    job_factory: Callable[..., Job],
+) -> None:
+    """A graceful stop (what Kubernetes sends) while the worker works through a backlog, so
+    that it lands in the middle of a unit: the worker lets the unit in flight finish instead
+    of dying in it (faust waits for the agent's unacked batch, which the rank stage acks only
+    once its unit is done), exits 0, and the restarted worker carries on with nothing lost
+    or repeated."""
+    job = job_factory(boards=BOARDS)
+    config = load_boards(BOARDS)
+    now = time.time_ns() // 1_000_000
+    lines, invalid = mixed_lines(now, 30_000, seed=13)
+
+    job.start_worker(0)
+    wait_ready(job, 0)
+    producer = threading.Thread(target=produce, args=(job.bootstrap, job.scores, lines))
+    producer.start()  # at full speed: the worker is busy from here on
+    for delay in (1.5, 0.5):
+        time.sleep(delay)
+        proc = job.procs[-1]
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, job.log_tail(0)
+        assert "exiting without committing" not in job.log_text(0)
+        job.start_worker(0)
+        wait_ready(job, 0)
+    producer.join(timeout=120)
+
+    assert_once(job, config, now, lines, invalid, log_of=0)
+
+
 def feed(job: Job, lines: list[bytes], pause: float) -> threading.Thread:
     """Produce ``lines`` in slices of 100, ``pause`` seconds apart, in the background."""
 

@@ -80,6 +80,78 @@ def _values(batch: Any) -> list[bytes]:
     return [record.value for record in DefaultRecordBatch(bytes(buffer))]
 
 
+def test_batches_are_closed_when_handed_over_so_they_never_linger() -> None:
+    """aiokafka sends an open batch only after ``linger_ms``; ours are complete."""
+    producer = FakeProducer()
+    records = [("changes", b"b", b"r"), ("dlq", b"", b"l")]
+    unit = Unit("by-board", 0, 1, records=records, changelog=changelog_items(3))
+    asyncio.run(Outputs("state-log").send(producer, unit, transactional=False))
+    assert len(producer.sent) == 3
+    assert all(batch.closed() for batch, _, _ in producer.sent)
+
+
+class TxnProducer(FakeProducer):
+    """A transactional producer whose acknowledgements come only when released; records
+    what the transaction was given, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[str] = []
+        self.release = asyncio.Event()
+        self.acks: list[asyncio.Task[None]] = []
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        done = await super().send_batch(batch, topic, partition=partition)
+        acked: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        async def ack() -> None:
+            await self.release.wait()
+            self.steps.append(f"ack {topic}")
+            acked.set_result(done.result())
+
+        self.acks.append(asyncio.ensure_future(ack()))
+        return acked
+
+    async def begin_transaction(self) -> None:
+        self.steps.append("begin")
+
+    async def send_offsets_to_transaction(self, offsets: Any, group_id: str) -> None:
+        self.steps.append(f"offsets {group_id}")
+        self.release.set()  # the broker answers the produce requests from here on
+
+    async def commit_transaction(self) -> None:
+        self.steps.append("commit")
+
+
+def test_offsets_join_the_transaction_while_its_records_are_in_flight() -> None:
+    publisher = TransactionalPublisher(
+        Outputs("state-log"),
+        app_id="app",
+        linger_ms=0,
+        transaction_timeout_ms=1000,
+        client_options={"bootstrap_servers": "localhost:1"},
+    )
+    producer = TxnProducer()
+
+    async def owned(stage: str, partition: int) -> Any:
+        return producer
+
+    publisher._producer = owned  # type: ignore[method-assign]
+    unit = Unit("by-board", 1, 7, records=[("changes", b"b", b"r")], changelog=changelog_items(2))
+
+    async def scenario() -> int | None:
+        await publisher.assigned("rank", [1])
+        return await publisher.publish("rank", unit)
+
+    last = asyncio.run(asyncio.wait_for(scenario(), 10))
+    # The offsets went in before any acknowledgement; the commit only after all of them.
+    assert producer.steps[:2] == ["begin", "offsets app"]
+    assert sorted(producer.steps[2:4]) == ["ack changes", "ack state-log"]
+    assert producer.steps[4:] == ["commit"]
+    assert last == 2  # the changelog batch's last record (two items and a tombstone)
+    assert publisher.position("rank", 1) == 7
+
+
 def test_a_partition_that_is_not_owned_is_never_published() -> None:
     """Initialising its transactional producer would fence the new owner's producer."""
     publisher = TransactionalPublisher(
