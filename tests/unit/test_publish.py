@@ -123,14 +123,19 @@ class TxnProducer(FakeProducer):
         self.steps.append("commit")
 
 
-def test_offsets_join_the_transaction_while_its_records_are_in_flight() -> None:
-    publisher = TransactionalPublisher(
+def transactional_publisher() -> TransactionalPublisher:
+    """A publisher whose producers would reach no broker (tests replace or never start them)."""
+    return TransactionalPublisher(
         Outputs("state-log"),
         app_id="app",
         linger_ms=0,
         transaction_timeout_ms=1000,
         client_options={"bootstrap_servers": "localhost:1"},
     )
+
+
+def test_offsets_join_the_transaction_while_its_records_are_in_flight() -> None:
+    publisher = transactional_publisher()
     producer = TxnProducer()
 
     async def owned(stage: str, partition: int) -> Any:
@@ -154,13 +159,7 @@ def test_offsets_join_the_transaction_while_its_records_are_in_flight() -> None:
 
 def test_a_partition_that_is_not_owned_is_never_published() -> None:
     """Initialising its transactional producer would fence the new owner's producer."""
-    publisher = TransactionalPublisher(
-        Outputs("state-log"),
-        app_id="app",
-        linger_ms=0,
-        transaction_timeout_ms=1000,
-        client_options={"bootstrap_servers": "localhost:1"},
-    )
+    publisher = transactional_publisher()
 
     async def scenario() -> None:
         await publisher.assigned("rank", [])  # partitions 0-3 all went to other workers
